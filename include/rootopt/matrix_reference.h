@@ -1,0 +1,55 @@
+// Matrix-level reference: real Newton-Schulz iterations on matrices, measured against the polar
+// factor U V^T from an fp64 SVD. This is the ground truth the spectral prediction is checked
+// against, and where finite precision (fp32, bf16) shows.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "rootopt/precision.h"
+#include "rootopt/schedule.h"
+#include "rootopt/spectral.h"
+
+namespace rootopt {
+
+// An m x n matrix U diag(s) V^T with Haar-random orthonormal U, V (QR of Gaussian matrices,
+// sign-corrected), reproducible from `seed`. s.size() must equal min(m, n).
+Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t seed);
+
+struct PolarFactor {
+  Eigen::MatrixXd polar;     // U V^T, same shape as the input
+  Spectrum singular_values;  // descending
+};
+
+// Computes the polar factor by an fp64 SVD. The CPU solver uses LAPACK (dgesdd through
+// LAPACKE); the CUDA solver uses cuSOLVER (gesvdj) when rootopt is built with CUDA and a GPU is
+// present. Both implement this interface, so validation code does not care which runs.
+class PolarSolver {
+ public:
+  virtual ~PolarSolver() = default;
+  virtual std::string name() const = 0;  // "lapack" | "cusolver"
+  virtual PolarFactor polar(const Eigen::MatrixXd& matrix) const = 0;
+};
+std::unique_ptr<PolarSolver> make_cpu_polar_solver();
+// cuSOLVER when available (built with CUDA, a device present), else the CPU solver.
+std::unique_ptr<PolarSolver> make_best_polar_solver();
+
+// X0 = B / (||B||_F + tiny), then the schedule's K steps, in the given precision. Tall inputs
+// are processed transposed (so A = X X^T is the small Gram matrix) and transposed back.
+// In bf16, X0 and every GEMM output (A, A^2, the update) are rounded to bf16, with fp32
+// accumulation inside each GEMM. The result is returned in fp64.
+Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Schedule& schedule,
+                              Precision precision);
+
+struct MatrixError {
+  double rms = 0;      // ||X_K - U V^T||_F / sqrt(r)
+  double max_dev = 0;  // max_i |sigma_i(X_K) - 1|
+  double min_sv = 0;   // smallest singular value of X_K
+  double max_sv = 0;   // largest singular value of X_K
+};
+// Errors of `x` (a Newton-Schulz result) against the reference polar factor.
+MatrixError matrix_error(const Eigen::MatrixXd& x, const PolarFactor& reference);
+
+}  // namespace rootopt

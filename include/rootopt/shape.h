@@ -1,0 +1,29 @@
+// Shape: the (rows, cols) of a weight matrix. Tables key schedules by the canonical shape
+// (min, max), because Newton-Schulz on a tall matrix runs on its transpose (same singular values).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+namespace rootopt {
+
+struct Shape {
+  int64_t rows = 0;
+  int64_t cols = 0;
+
+  int64_t rank() const { return std::min(rows, cols); }  // number of singular values
+  Shape canonical() const { return {std::min(rows, cols), std::max(rows, cols)}; }
+  bool operator==(const Shape& o) const { return rows == o.rows && cols == o.cols; }
+  bool operator!=(const Shape& o) const { return !(*this == o); }
+  bool operator<(const Shape& o) const {
+    return rows != o.rows ? rows < o.rows : cols < o.cols;
+  }
+};
+
+// "1024x4096" (also accepts 'X' and '*'); throws rootopt::Error on malformed, zero or negative
+// dimensions, or dimensions above 2^24 (absurd for a weight matrix).
+Shape parse_shape(const std::string& text);
+std::string to_string(const Shape& shape);  // "1024x4096"
+
+}  // namespace rootopt

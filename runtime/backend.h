@@ -1,0 +1,43 @@
+// Internal: what a runtime backend (cpu/, cuda/) implements. runtime/optimizer.cpp owns the
+// table, validation, fallback warnings and state files; a backend owns device memory and math.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rootopt/optimizer.h"
+#include "rootopt/schedule.h"
+
+namespace rootopt::detail {
+
+// A validated registration plus the schedule resolved for its shape.
+struct ParamEntry {
+  ParamSpec spec;
+  Schedule schedule;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Registers parameter `id` (ids are dense, in registration order). Allocates momentum when
+  // spec.momentum is null, and all workspace the step will need.
+  virtual void add(int64_t id, const ParamEntry& entry) = 0;
+  // New pointers for an already registered parameter (shape and dtype already checked).
+  virtual void rebind(int64_t id, const ParamSpec& spec) = 0;
+  // One ROOT step over every registered parameter (see rootopt/optimizer.h for the math).
+  virtual void step(const Hyperparams& hyperparams, void* stream) = 0;
+  // Names of parameters skipped by the last step for non-finite gradients (may synchronise).
+  virtual std::vector<int64_t> skipped_last_step() const = 0;
+  // Host copies of momentum, for state files and tests.
+  virtual std::vector<float> read_momentum(int64_t id) const = 0;
+  virtual void write_momentum(int64_t id, const std::vector<float>& values) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend();
+// Throws rootopt::Error when built without CUDA or when no device is present.
+std::unique_ptr<Backend> make_cuda_backend();
+bool cuda_device_present();  // false when built without CUDA
+
+}  // namespace rootopt::detail
