@@ -1,1 +1,385 @@
-// placeholder: implemented in a following commit
+// HDF5 C API helpers: RAII ids, checked reads/writes, attributes, recursive listing and the
+// temporary-file-plus-rename protocol behind every rootopt writer.
+#include "h5.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+namespace rootopt::h5 {
+
+Id& Id::operator=(Id&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    closer_ = o.closer_;
+    o.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+void Id::reset() { close(); }
+
+herr_t Id::close() {
+  herr_t status = 0;
+  if (id_ >= 0 && closer_ != nullptr) status = closer_(id_);
+  id_ = H5I_INVALID_HID;
+  return status;
+}
+
+SilenceErrors::SilenceErrors() {
+  H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+SilenceErrors::~SilenceErrors() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
+
+namespace {
+
+herr_t collect_error(unsigned, const H5E_error2_t* error, void* out) {
+  auto& text = *static_cast<std::string*>(out);
+  if (error->desc != nullptr && error->desc[0] != '\0') {
+    if (!text.empty()) text += "; ";
+    text += error->desc;
+  }
+  return 0;
+}
+
+hsize_t element_count(const std::vector<hsize_t>& extents) {
+  hsize_t count = 1;
+  for (hsize_t d : extents) count *= d;
+  return count;
+}
+
+// "file.h5:/group/name" for an open object, so messages from id-only helpers name both.
+std::string describe(hid_t obj) {
+  std::string file(static_cast<size_t>(std::max<ssize_t>(H5Fget_name(obj, nullptr, 0), 0)), '\0');
+  if (!file.empty()) H5Fget_name(obj, file.data(), file.size() + 1);
+  std::string name(static_cast<size_t>(std::max<ssize_t>(H5Iget_name(obj, nullptr, 0), 0)), '\0');
+  if (!name.empty()) H5Iget_name(obj, name.data(), name.size() + 1);
+  return file + ":" + name;
+}
+
+// "file.h5:/group/child" for a child `name` of `loc`.
+std::string describe(hid_t loc, const std::string& name) {
+  std::string where = describe(loc);
+  if (where.back() != '/') where += '/';
+  return where + name;
+}
+
+template <typename T>
+std::vector<T> read_all(hid_t dataset, hid_t memory_type, const std::string& what) {
+  SilenceErrors quiet;
+  std::vector<T> values(static_cast<size_t>(element_count(dims(dataset))));
+  if (values.empty()) return values;  // H5Dread rejects a null buffer for zero elements
+  ROOTOPT_H5_CHECK(H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+                   "reading ", what, " (", error_stack(), ")");
+  return values;
+}
+
+void write_dataset(hid_t loc, const std::string& name, const std::vector<hsize_t>& extents,
+                   hid_t file_type, hid_t memory_type, const void* data) {
+  SilenceErrors quiet;
+  const std::string where = describe(loc, name);
+  Id space(
+      ROOTOPT_H5_CHECK(H5Screate_simple(static_cast<int>(extents.size()), extents.data(), nullptr),
+                       "dataspace for ", where),
+      H5Sclose);
+  // "metrics/fit_error" creates the group "metrics" on the way.
+  Id link_props(ROOTOPT_H5_CHECK(H5Pcreate(H5P_LINK_CREATE), "properties for ", where), H5Pclose);
+  ROOTOPT_H5_CHECK(H5Pset_create_intermediate_group(link_props, 1), "properties for ", where);
+  Id dataset(ROOTOPT_H5_CHECK(H5Dcreate2(loc, name.c_str(), file_type, space, link_props,
+                                         H5P_DEFAULT, H5P_DEFAULT),
+                              "creating dataset ", where, " (", error_stack(), ")"),
+             H5Dclose);
+  if (element_count(extents) == 0) return;
+  ROOTOPT_H5_CHECK(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+                   "writing dataset ", where, " (", error_stack(), ")");
+}
+
+// Creates (replacing any existing) scalar attribute `name` of type `type` on `obj`.
+Id create_attribute(hid_t obj, const std::string& name, hid_t type) {
+  const std::string where = describe(obj) + " attribute " + name;
+  if (has_attribute(obj, name)) ROOTOPT_H5_CHECK(H5Adelete(obj, name.c_str()), "replacing ", where);
+  Id space(ROOTOPT_H5_CHECK(H5Screate(H5S_SCALAR), "dataspace for ", where), H5Sclose);
+  return Id(ROOTOPT_H5_CHECK(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                             "creating ", where, " (", error_stack(), ")"),
+            H5Aclose);
+}
+
+Id open_attribute(hid_t obj, const std::string& name, const std::string& file) {
+  ROOTOPT_CHECK(has_attribute(obj, name), file, ": missing attribute '", name, "'");
+  return Id(ROOTOPT_H5_CHECK(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file,
+                             ": cannot open attribute '", name, "'"),
+            H5Aclose);
+}
+
+H5T_class_t attribute_class(hid_t attribute, const std::string& name, const std::string& file) {
+  Id type(ROOTOPT_H5_CHECK(H5Aget_type(attribute), file, ": type of attribute '", name, "'"),
+          H5Tclose);
+  return ROOTOPT_H5_CHECK(H5Tget_class(type), file, ": type of attribute '", name, "'");
+}
+
+// Attributes hold one value: rootopt writes scalars, h5py may write 1-element arrays.
+void check_single_value(hid_t attribute, const std::string& name, const std::string& file) {
+  Id space(ROOTOPT_H5_CHECK(H5Aget_space(attribute), file, ": attribute '", name, "'"), H5Sclose);
+  const hssize_t count =
+      ROOTOPT_H5_CHECK(H5Sget_simple_extent_npoints(space), file, ": attribute '", name, "'");
+  ROOTOPT_CHECK(count == 1, file, ": attribute '", name, "' holds ", count,
+                " values, expected one");
+}
+
+herr_t collect_attribute_name(hid_t, const char* name, const H5A_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->push_back(name);
+  return 0;
+}
+
+#if H5_VERSION_GE(1, 12, 0)
+using ObjectInfo = H5O_info2_t;
+#else
+using ObjectInfo = H5O_info_t;
+#endif
+
+herr_t collect_dataset(hid_t, const char* name, const ObjectInfo* info, void* out) {
+  if (info->type == H5O_TYPE_DATASET)
+    static_cast<std::vector<std::string>*>(out)->push_back(std::string("/") + name);
+  return 0;
+}
+
+}  // namespace
+
+std::string error_stack() {
+  std::string text;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &text);
+  return text;
+}
+
+Id open_file(const std::string& path) {
+  SilenceErrors quiet;
+  std::error_code ec;
+  ROOTOPT_CHECK(std::filesystem::is_regular_file(path, ec), path,
+                ": no such file (or not a regular file)");
+  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+  ROOTOPT_CHECK(is_hdf5 >= 0, path, ": unreadable file (", error_stack(), ")");
+  ROOTOPT_CHECK(is_hdf5 > 0, path, ": not an HDF5 file");
+  return Id(ROOTOPT_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path,
+                             ": cannot open HDF5 file, damaged or truncated (", error_stack(), ")"),
+            H5Fclose);
+}
+
+Id create_file(const std::string& path) {
+  SilenceErrors quiet;
+  return Id(ROOTOPT_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
+                             ": cannot create HDF5 file (", error_stack(), ")"),
+            H5Fclose);
+}
+
+bool exists(hid_t loc, const std::string& name) {
+  SilenceErrors quiet;
+  // H5Lexists needs every intermediate group to exist, so walk the path one link at a time.
+  std::string prefix;
+  size_t start = name.front() == '/' ? 1 : 0;
+  if (start == 1) prefix = "/";
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    if (end > start) {
+      prefix += name.substr(start, end - start);
+      if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+      prefix += "/";
+    }
+    start = end + 1;
+  }
+  return H5Oexists_by_name(loc, name.c_str(), H5P_DEFAULT) > 0;
+}
+
+Id open_dataset(hid_t loc, const std::string& name, const std::string& file) {
+  ROOTOPT_CHECK(!name.empty() && exists(loc, name), file, ": missing dataset '", name, "'");
+  SilenceErrors quiet;
+  return Id(ROOTOPT_H5_CHECK(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), file, ": cannot open '",
+                             name, "' as a dataset (", error_stack(), ")"),
+            H5Dclose);
+}
+
+std::vector<hsize_t> dims(hid_t dataset) {
+  SilenceErrors quiet;
+  Id space(ROOTOPT_H5_CHECK(H5Dget_space(dataset), "dataspace of ", describe(dataset)), H5Sclose);
+  const int rank =
+      ROOTOPT_H5_CHECK(H5Sget_simple_extent_ndims(space), "rank of ", describe(dataset));
+  std::vector<hsize_t> extents(static_cast<size_t>(rank));
+  if (rank > 0)
+    ROOTOPT_H5_CHECK(H5Sget_simple_extent_dims(space, extents.data(), nullptr), "extents of ",
+                     describe(dataset));
+  return extents;
+}
+
+H5T_class_t type_class(hid_t dataset) {
+  SilenceErrors quiet;
+  Id type(ROOTOPT_H5_CHECK(H5Dget_type(dataset), "type of ", describe(dataset)), H5Tclose);
+  return ROOTOPT_H5_CHECK(H5Tget_class(type), "type class of ", describe(dataset));
+}
+
+std::vector<double> read_doubles(hid_t dataset, const std::string& what) {
+  return read_all<double>(dataset, H5T_NATIVE_DOUBLE, what);
+}
+
+std::vector<float> read_floats(hid_t dataset, const std::string& what) {
+  return read_all<float>(dataset, H5T_NATIVE_FLOAT, what);
+}
+
+std::vector<int64_t> read_int64s(hid_t dataset, const std::string& what) {
+  return read_all<int64_t>(dataset, H5T_NATIVE_INT64, what);
+}
+
+void write_doubles(hid_t loc, const std::string& name, const std::vector<hsize_t>& dims,
+                   const double* data) {
+  write_dataset(loc, name, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data);
+}
+
+void write_floats(hid_t loc, const std::string& name, const std::vector<hsize_t>& dims,
+                  const float* data) {
+  write_dataset(loc, name, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data);
+}
+
+void write_int64s(hid_t loc, const std::string& name, const std::vector<hsize_t>& dims,
+                  const int64_t* data) {
+  write_dataset(loc, name, dims, H5T_STD_I64LE, H5T_NATIVE_INT64, data);
+}
+
+void write_attribute(hid_t obj, const std::string& name, const std::string& value) {
+  SilenceErrors quiet;
+  // Variable-length UTF-8, so h5py reads a str (fixed-length strings come back as bytes).
+  Id type(ROOTOPT_H5_CHECK(H5Tcopy(H5T_C_S1), "string type for attribute ", name), H5Tclose);
+  ROOTOPT_H5_CHECK(H5Tset_size(type, H5T_VARIABLE), "string type for attribute ", name);
+  ROOTOPT_H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8), "string type for attribute ", name);
+  Id attribute = create_attribute(obj, name, type);
+  const char* text = value.c_str();
+  ROOTOPT_H5_CHECK(H5Awrite(attribute, type, &text), "writing attribute ", name);
+}
+
+void write_attribute(hid_t obj, const std::string& name, int64_t value) {
+  SilenceErrors quiet;
+  Id attribute = create_attribute(obj, name, H5T_STD_I64LE);
+  ROOTOPT_H5_CHECK(H5Awrite(attribute, H5T_NATIVE_INT64, &value), "writing attribute ", name);
+}
+
+void write_attribute(hid_t obj, const std::string& name, double value) {
+  SilenceErrors quiet;
+  Id attribute = create_attribute(obj, name, H5T_IEEE_F64LE);
+  ROOTOPT_H5_CHECK(H5Awrite(attribute, H5T_NATIVE_DOUBLE, &value), "writing attribute ", name);
+}
+
+bool has_attribute(hid_t obj, const std::string& name) {
+  SilenceErrors quiet;
+  return ROOTOPT_H5_CHECK(H5Aexists(obj, name.c_str()), "looking up attribute ", name) > 0;
+}
+
+std::string read_string_attribute(hid_t obj, const std::string& name, const std::string& file) {
+  SilenceErrors quiet;
+  Id attribute = open_attribute(obj, name, file);
+  ROOTOPT_CHECK(attribute_class(attribute, name, file) == H5T_STRING, file, ": attribute '", name,
+                "' is not a string");
+  check_single_value(attribute, name, file);
+  Id stored(ROOTOPT_H5_CHECK(H5Aget_type(attribute), file, ": attribute '", name, "'"), H5Tclose);
+  const htri_t variable =
+      ROOTOPT_H5_CHECK(H5Tis_variable_str(stored), file, ": attribute '", name, "'");
+  Id type(ROOTOPT_H5_CHECK(H5Tcopy(H5T_C_S1), file, ": attribute '", name, "'"), H5Tclose);
+  // Same character set as stored: HDF5 does not convert between ASCII and UTF-8.
+  ROOTOPT_H5_CHECK(H5Tset_cset(type, H5Tget_cset(stored)), file, ": attribute '", name, "'");
+  if (variable > 0) {
+    ROOTOPT_H5_CHECK(H5Tset_size(type, H5T_VARIABLE), file, ": attribute '", name, "'");
+    char* text = nullptr;
+    ROOTOPT_H5_CHECK(H5Aread(attribute, type, &text), file, ": reading attribute '", name, "' (",
+                     error_stack(), ")");
+    std::string value = text != nullptr ? text : "";
+    H5free_memory(text);
+    return value;
+  }
+  // Fixed-length: read with one extra byte so the text is always null-terminated.
+  const size_t size = H5Tget_size(stored);
+  ROOTOPT_CHECK(size > 0, file, ": attribute '", name, "' has an invalid string size");
+  ROOTOPT_H5_CHECK(H5Tset_size(type, size + 1), file, ": attribute '", name, "'");
+  std::vector<char> buffer(size + 1, '\0');
+  ROOTOPT_H5_CHECK(H5Aread(attribute, type, buffer.data()), file, ": reading attribute '", name,
+                   "'");
+  return std::string(buffer.data());
+}
+
+int64_t read_int_attribute(hid_t obj, const std::string& name, const std::string& file) {
+  SilenceErrors quiet;
+  Id attribute = open_attribute(obj, name, file);
+  ROOTOPT_CHECK(attribute_class(attribute, name, file) == H5T_INTEGER, file, ": attribute '", name,
+                "' is not an integer");
+  check_single_value(attribute, name, file);
+  int64_t value = 0;
+  ROOTOPT_H5_CHECK(H5Aread(attribute, H5T_NATIVE_INT64, &value), file, ": reading attribute '",
+                   name, "'");
+  return value;
+}
+
+double read_double_attribute(hid_t obj, const std::string& name, const std::string& file) {
+  SilenceErrors quiet;
+  Id attribute = open_attribute(obj, name, file);
+  const H5T_class_t cls = attribute_class(attribute, name, file);
+  ROOTOPT_CHECK(cls == H5T_FLOAT || cls == H5T_INTEGER, file, ": attribute '", name,
+                "' is not a number");
+  check_single_value(attribute, name, file);
+  double value = 0;
+  ROOTOPT_H5_CHECK(H5Aread(attribute, H5T_NATIVE_DOUBLE, &value), file, ": reading attribute '",
+                   name, "'");
+  return value;
+}
+
+std::vector<std::string> attribute_names(hid_t obj) {
+  SilenceErrors quiet;
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  ROOTOPT_H5_CHECK(
+      H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &index, collect_attribute_name, &names),
+      "listing attributes of ", describe(obj));
+  return names;
+}
+
+std::vector<std::string> list_datasets(hid_t loc) {
+  SilenceErrors quiet;
+  std::vector<std::string> names;
+#if H5_VERSION_GE(1, 12, 0)
+  ROOTOPT_H5_CHECK(
+      H5Ovisit3(loc, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC),
+      "listing datasets of ", describe(loc), " (", error_stack(), ")");
+#else
+  ROOTOPT_H5_CHECK(
+      H5Ovisit2(loc, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC),
+      "listing datasets of ", describe(loc), " (", error_stack(), ")");
+#endif
+  return names;
+}
+
+std::string temporary_path(const std::string& path) {
+  return path + ".tmp." + std::to_string(static_cast<long long>(::getpid()));
+}
+
+void commit_temporary(const std::string& temporary, const std::string& path) {
+  // fsync before rename: otherwise a crash right after the rename can leave `path` naming a
+  // file whose data never reached the disk.
+  const int fd = ::open(temporary.c_str(), O_RDONLY);
+  ROOTOPT_CHECK(fd >= 0, "cannot open ", temporary, " to sync it: ", std::strerror(errno));
+  const int synced = ::fsync(fd);
+  const int sync_errno = errno;
+  ::close(fd);
+  ROOTOPT_CHECK(synced == 0, "cannot sync ", temporary, ": ", std::strerror(sync_errno));
+  ROOTOPT_CHECK(std::rename(temporary.c_str(), path.c_str()) == 0, "cannot rename ", temporary,
+                " to ", path, ": ", std::strerror(errno));
+}
+
+void remove_temporary(const std::string& temporary) noexcept {
+  std::error_code ignored;  // nothing to remove is fine: the failure may precede its creation
+  std::filesystem::remove(temporary, ignored);
+}
+
+}  // namespace rootopt::h5

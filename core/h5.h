@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
+
 namespace rootopt::h5 {
 
 // Owns one HDF5 id and closes it with the matching H5?close on destruction.
@@ -25,6 +27,9 @@ class Id {
   hid_t get() const { return id_; }
   operator hid_t() const { return id_; }
   void reset();
+  // Closes now and returns the closer's status, so a caller can check it (a file's close is
+  // where HDF5 writes its metadata).
+  herr_t close();
 
  private:
   hid_t id_ = H5I_INVALID_HID;
@@ -44,6 +49,10 @@ class SilenceErrors {
   H5E_auto2_t func_ = nullptr;
   void* data_ = nullptr;
 };
+
+// The messages on HDF5's error stack for this thread, innermost last ("" when empty); failure
+// messages append it so a user sees HDF5's reason (e.g. "truncated file: eof = ...").
+std::string error_stack();
 
 Id open_file(const std::string& path);    // read-only; throws naming the path
 Id create_file(const std::string& path);  // truncates
@@ -95,7 +104,8 @@ void write_atomically(const std::string& path, Writer&& write) {
     {
       Id file = create_file(tmp);
       write(file.get());
-      H5Fflush(file.get(), H5F_SCOPE_GLOBAL);
+      ROOTOPT_H5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flushing ", tmp);
+      ROOTOPT_H5_CHECK(file.close(), "closing ", tmp);
     }
     commit_temporary(tmp, path);
   } catch (...) {
