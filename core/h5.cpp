@@ -72,6 +72,14 @@ std::string describe(hid_t loc, const std::string& name) {
   return where + name;
 }
 
+// Link-creation properties that create missing parent groups ("metrics/fit_error" creates
+// "metrics" on the way).
+Id creating_parents(const std::string& where) {
+  Id props(ROOTOPT_H5_CHECK(H5Pcreate(H5P_LINK_CREATE), "properties for ", where), H5Pclose);
+  ROOTOPT_H5_CHECK(H5Pset_create_intermediate_group(props, 1), "properties for ", where);
+  return props;
+}
+
 template <typename T>
 std::vector<T> read_all(hid_t dataset, hid_t memory_type, const std::string& what) {
   SilenceErrors quiet;
@@ -90,9 +98,7 @@ void write_dataset(hid_t loc, const std::string& name, const std::vector<hsize_t
       ROOTOPT_H5_CHECK(H5Screate_simple(static_cast<int>(extents.size()), extents.data(), nullptr),
                        "dataspace for ", where),
       H5Sclose);
-  // "metrics/fit_error" creates the group "metrics" on the way.
-  Id link_props(ROOTOPT_H5_CHECK(H5Pcreate(H5P_LINK_CREATE), "properties for ", where), H5Pclose);
-  ROOTOPT_H5_CHECK(H5Pset_create_intermediate_group(link_props, 1), "properties for ", where);
+  Id link_props = creating_parents(where);
   Id dataset(ROOTOPT_H5_CHECK(H5Dcreate2(loc, name.c_str(), file_type, space, link_props,
                                          H5P_DEFAULT, H5P_DEFAULT),
                               "creating dataset ", where, " (", error_stack(), ")"),
@@ -198,6 +204,15 @@ bool exists(hid_t loc, const std::string& name) {
   return H5Oexists_by_name(loc, name.c_str(), H5P_DEFAULT) > 0;
 }
 
+void create_group(hid_t loc, const std::string& name) {
+  SilenceErrors quiet;
+  const std::string where = describe(loc, name);
+  Id link_props = creating_parents(where);
+  Id group(ROOTOPT_H5_CHECK(H5Gcreate2(loc, name.c_str(), link_props, H5P_DEFAULT, H5P_DEFAULT),
+                            "creating group ", where, " (", error_stack(), ")"),
+           H5Gclose);
+}
+
 Id open_dataset(hid_t loc, const std::string& name, const std::string& file) {
   ROOTOPT_CHECK(!name.empty() && exists(loc, name), file, ": missing dataset '", name, "'");
   SilenceErrors quiet;
@@ -222,6 +237,14 @@ H5T_class_t type_class(hid_t dataset) {
   SilenceErrors quiet;
   Id type(ROOTOPT_H5_CHECK(H5Dget_type(dataset), "type of ", describe(dataset)), H5Tclose);
   return ROOTOPT_H5_CHECK(H5Tget_class(type), "type class of ", describe(dataset));
+}
+
+size_t type_size(hid_t dataset) {
+  SilenceErrors quiet;
+  Id type(ROOTOPT_H5_CHECK(H5Dget_type(dataset), "type of ", describe(dataset)), H5Tclose);
+  const size_t size = H5Tget_size(type);
+  ROOTOPT_CHECK(size > 0, "type size of ", describe(dataset), " (", error_stack(), ")");
+  return size;
 }
 
 std::vector<double> read_doubles(hid_t dataset, const std::string& what) {

@@ -58,11 +58,15 @@ Id open_file(const std::string& path);    // read-only; throws naming the path
 Id create_file(const std::string& path);  // truncates
 Id open_dataset(hid_t loc, const std::string& name, const std::string& file);
 bool exists(hid_t loc, const std::string& name);
+// Creates group `name` (and any missing parents) below `loc`.
+void create_group(hid_t loc, const std::string& name);
 
 // Dataset extents (rank = dims.size()).
 std::vector<hsize_t> dims(hid_t dataset);
 // Class of the stored element type (H5T_INTEGER, H5T_FLOAT, ...).
 H5T_class_t type_class(hid_t dataset);
+// Size in bytes of the stored element type (8 for float64 and int64).
+size_t type_size(hid_t dataset);
 
 // Whole-dataset reads with conversion to the requested memory type.
 std::vector<double> read_doubles(hid_t dataset, const std::string& what);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -12,40 +13,15 @@
 #include <random>
 #include <stdexcept>
 
-#include "rootopt/error.h"
+#include "table_test_support.h"
 
 namespace fs = std::filesystem;
 namespace h5 = rootopt::h5;
 
 namespace {
 
-// A fresh directory per test, removed afterwards.
-class H5Test : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("rootopt_h5_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
-
-// Asserts that `body` throws rootopt::Error whose message contains every one of `parts`.
-template <typename Body>
-void expect_error(Body&& body, std::initializer_list<std::string> parts) {
-  try {
-    body();
-    ADD_FAILURE() << "expected rootopt::Error";
-  } catch (const rootopt::Error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message lacks '" << part << "': " << e.what();
-  }
-}
+using H5Test = rootopt::testing::ScratchDirTest;
+using rootopt::testing::expect_error;
 
 TEST_F(H5Test, TypedDatasetsRoundTripBitExact) {
   std::mt19937_64 rng(12345);
