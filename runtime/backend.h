@@ -26,9 +26,13 @@ class Backend {
   virtual void add(int64_t id, const ParamEntry& entry) = 0;
   // New pointers for an already registered parameter (shape and dtype already checked).
   virtual void rebind(int64_t id, const ParamSpec& spec) = 0;
-  // One ROOT step over every registered parameter (see rootopt/optimizer.h for the math).
+  // One ROOT step over every registered parameter; `hyperparams` are already validated. The
+  // exact arithmetic every backend follows (precision of each operation, quantile definition,
+  // bf16 rounding points) is written out in docs/runtime.md, "The step, operation by operation".
   virtual void step(const Hyperparams& hyperparams, void* stream) = 0;
-  // Names of parameters skipped by the last step for non-finite gradients (may synchronise).
+  // Ids (ascending) of the parameters the last step skipped because their gradient, or the
+  // momentum/direction computed from it, held NaN/Inf; their momentum and weights are untouched.
+  // May synchronise the stream of that step.
   virtual std::vector<int64_t> skipped_last_step() const = 0;
   // Host copies of momentum, for state files and tests.
   virtual std::vector<float> read_momentum(int64_t id) const = 0;

@@ -1,1 +1,217 @@
-// placeholder: implemented in a following commit
+// rootopt::Optimizer: the table, validation, fallback warnings, the step count and state files.
+// The math and the memory live in a Backend (cpu/, cuda/).
+#include "rootopt/optimizer.h"
+
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "backend.h"
+#include "check.h"
+#include "state_file.h"
+#include "validation.h"
+
+namespace rootopt {
+
+struct Optimizer::Impl {
+  OptimizerConfig config;
+  std::optional<CoefficientTable> table;  // absent when config.table_path is empty
+  Hyperparams hyperparams;
+  std::vector<ParamSpec> specs;
+  std::vector<ScheduleLookup> lookups;
+  std::map<std::string, int64_t> ids;
+  std::set<Shape> warned_shapes;  // canonical shapes already warned about
+  std::unique_ptr<detail::Backend> backend;
+  int64_t steps = 0;
+
+  void warn(const std::string& message) const {
+    if (config.warn) {
+      config.warn(message);
+    } else {
+      std::cerr << "rootopt: " << message << '\n';
+    }
+  }
+
+  ScheduleLookup resolve(Shape shape) const {
+    if (table) return table->lookup(shape, config.fallback);
+    ScheduleLookup lookup;
+    lookup.schedule = builtin_schedule(config.fallback.schedule_name, shape);
+    lookup.requested = shape;
+    lookup.source = shape.canonical();
+    lookup.origin = ScheduleLookup::Origin::named;
+    return lookup;
+  }
+
+  int64_t checked_id(int64_t id, const char* what) const {
+    ROOTOPT_CHECK(id >= 0 && id < int64_t(specs.size()), what, ": parameter id ", id,
+                  " is not registered (", specs.size(), " parameters)");
+    return id;
+  }
+
+  int64_t element_count(int64_t id) const {
+    const ParamSpec& s = specs[size_t(id)];
+    return s.batch * s.rows * s.cols;
+  }
+};
+
+Optimizer::Optimizer(const OptimizerConfig& config) : impl_(std::make_unique<Impl>()) {
+  Impl& d = *impl_;
+  d.config = config;
+  detail::validate_hyperparams(config.hyperparams);
+  d.hyperparams = config.hyperparams;
+  if (config.table_path.empty()) {
+    ROOTOPT_CHECK(config.fallback.kind != FallbackPolicy::Kind::error,
+                  "no coefficient table given (table_path is empty) and the fallback policy is "
+                  "'error': every shape would fail");
+    // Fails early on an unknown built-in name rather than at the first add_param.
+    (void)builtin_schedule(config.fallback.schedule_name, Shape{1, 1});
+  } else {
+    d.table = CoefficientTable::load(config.table_path);
+  }
+  switch (config.device) {
+    case Device::cpu:
+      d.backend = detail::make_cpu_backend();
+      break;
+    case Device::cuda:
+      d.backend = detail::make_cuda_backend();
+      break;
+    default:
+      ROOTOPT_FAIL("device has invalid value ", static_cast<int>(config.device));
+  }
+}
+
+Optimizer::~Optimizer() = default;
+
+int64_t Optimizer::add_param(const ParamSpec& spec) {
+  Impl& d = *impl_;
+  detail::validate_param_spec(spec, "add_param");
+  ROOTOPT_CHECK(d.ids.count(spec.name) == 0, "add_param: a parameter named '", spec.name,
+                "' is already registered (id ", d.ids.at(spec.name), ")");
+  const Shape shape{spec.rows, spec.cols};
+  ScheduleLookup lookup = d.resolve(shape);
+  const int64_t id = int64_t(d.specs.size());
+  d.backend->add(id, detail::ParamEntry{spec, lookup.schedule});
+  // Registered: from here on nothing can fail.
+  d.specs.push_back(spec);
+  d.ids.emplace(spec.name, id);
+  if (lookup.origin != ScheduleLookup::Origin::exact &&
+      d.warned_shapes.insert(shape.canonical()).second) {
+    const std::string source = d.table ? "the coefficient table " + d.config.table_path
+                                       : std::string("no coefficient table");
+    d.warn("shape " + to_string(shape) + " (first: '" + spec.name + "') is not in " + source +
+           "; using " + lookup.description());
+  }
+  d.lookups.push_back(std::move(lookup));
+  return id;
+}
+
+void Optimizer::rebind(int64_t id, const ParamSpec& spec) {
+  Impl& d = *impl_;
+  d.checked_id(id, "rebind");
+  detail::validate_rebind(d.specs[size_t(id)], spec);
+  d.backend->rebind(id, spec);
+  ParamSpec& registered = d.specs[size_t(id)];
+  registered.param = spec.param;
+  registered.grad = spec.grad;
+  if (spec.momentum != nullptr) registered.momentum = spec.momentum;
+}
+
+int64_t Optimizer::num_params() const { return int64_t(impl_->specs.size()); }
+
+const ParamSpec& Optimizer::param(int64_t id) const {
+  return impl_->specs[size_t(impl_->checked_id(id, "param"))];
+}
+
+const ScheduleLookup& Optimizer::schedule(int64_t id) const {
+  return impl_->lookups[size_t(impl_->checked_id(id, "schedule"))];
+}
+
+void Optimizer::set_hyperparams(const Hyperparams& hyperparams) {
+  detail::validate_hyperparams(hyperparams);
+  impl_->hyperparams = hyperparams;
+}
+
+const Hyperparams& Optimizer::hyperparams() const { return impl_->hyperparams; }
+
+void Optimizer::step(void* stream) {
+  Impl& d = *impl_;
+  d.backend->step(d.hyperparams, stream);
+  ++d.steps;
+  // On the CPU the skipped list is free to read; on CUDA reading it would synchronise, so the
+  // caller asks last_report() instead.
+  if (d.config.device == Device::cpu) {
+    for (const int64_t id : d.backend->skipped_last_step()) {
+      d.warn("step " + std::to_string(d.steps) + ": parameter '" + d.specs[size_t(id)].name +
+             "' skipped: its gradient holds NaN or Inf (momentum and weights untouched)");
+    }
+  }
+}
+
+StepReport Optimizer::last_report() const {
+  const Impl& d = *impl_;
+  StepReport report;
+  report.step = d.steps;
+  if (d.steps == 0) return report;
+  for (const int64_t id : d.backend->skipped_last_step()) {
+    report.skipped.push_back(d.specs[size_t(id)].name);
+  }
+  return report;
+}
+
+void Optimizer::save_state(const std::string& path) const {
+  const Impl& d = *impl_;
+  detail::OptimizerState state;
+  state.step = d.steps;
+  for (int64_t id = 0; id < num_params(); ++id) {
+    const ParamSpec& s = d.specs[size_t(id)];
+    state.momentum.push_back({s.name, s.batch, s.rows, s.cols, d.backend->read_momentum(id)});
+  }
+  detail::write_state_file(path, state);
+}
+
+void Optimizer::load_state(const std::string& path) {
+  Impl& d = *impl_;
+  detail::OptimizerState state = detail::read_state_file(path);
+  // Validate everything against the registrations before writing anything.
+  ROOTOPT_CHECK(int64_t(state.momentum.size()) == num_params(), path, ": the state file holds ",
+                state.momentum.size(), " parameters, this optimizer has ", num_params());
+  std::vector<const detail::MomentumRecord*> by_id(state.momentum.size(), nullptr);
+  for (const detail::MomentumRecord& record : state.momentum) {
+    const auto it = d.ids.find(record.name);
+    ROOTOPT_CHECK(it != d.ids.end(), path, ": parameter '", record.name,
+                  "' of the state file is not registered in this optimizer");
+    const ParamSpec& s = d.specs[size_t(it->second)];
+    ROOTOPT_CHECK(record.batch == s.batch && record.rows == s.rows && record.cols == s.cols, path,
+                  ": parameter '", record.name, "' has shape ", record.batch, " x ", record.rows,
+                  "x", record.cols, " in the state file, ", s.batch, " x ", s.rows, "x", s.cols,
+                  " here");
+    by_id[size_t(it->second)] = &record;
+  }
+  for (int64_t id = 0; id < num_params(); ++id) {
+    d.backend->write_momentum(id, by_id[size_t(id)]->values);
+  }
+  d.steps = state.step;
+}
+
+std::vector<float> Optimizer::momentum(int64_t id) const {
+  return impl_->backend->read_momentum(impl_->checked_id(id, "momentum"));
+}
+
+void Optimizer::set_momentum(int64_t id, const std::vector<float>& values) {
+  Impl& d = *impl_;
+  d.checked_id(id, "set_momentum");
+  const std::string& name = d.specs[size_t(id)].name;
+  ROOTOPT_CHECK(int64_t(values.size()) == d.element_count(id), "set_momentum '", name,
+                "': expected ", d.element_count(id), " values, got ", values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    ROOTOPT_CHECK(std::isfinite(values[i]), "set_momentum '", name,
+                  "': non-finite value at element ", i);
+  }
+  d.backend->write_momentum(id, values);
+}
+
+bool Optimizer::cuda_available() { return detail::cuda_device_present(); }
+
+}  // namespace rootopt

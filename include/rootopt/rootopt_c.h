@@ -1,0 +1,131 @@
+/* C ABI of the rootopt runtime (rootopt/optimizer.h), for bindings from other languages.
+ *
+ * Every function returns a rootopt_status; on failure, rootopt_last_error() returns a message
+ * for the calling thread (valid until that thread's next rootopt call). No C++ exception crosses
+ * this boundary. Structs are plain data with fixed-width fields; enums are passed as int32_t
+ * with the ROOTOPT_* values below. Fill config/hyperparameter structs with the *_defaults
+ * functions first, then change what you need, so fields added later keep their defaults. */
+#ifndef ROOTOPT_ROOTOPT_C_H
+#define ROOTOPT_ROOTOPT_C_H
+
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define ROOTOPT_C_API __declspec(dllexport)
+#else
+#define ROOTOPT_C_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int32_t rootopt_status;
+#define ROOTOPT_OK 0
+#define ROOTOPT_ERROR_INVALID_ARGUMENT 1 /* null handle/struct pointer from the caller */
+#define ROOTOPT_ERROR 2                  /* rootopt::Error: bad input, file, device ... */
+#define ROOTOPT_ERROR_OUT_OF_MEMORY 3
+#define ROOTOPT_ERROR_UNKNOWN 4
+
+/* dtype */
+#define ROOTOPT_FP32 0
+#define ROOTOPT_BF16 1
+/* device */
+#define ROOTOPT_DEVICE_CPU 0
+#define ROOTOPT_DEVICE_CUDA 1
+/* threshold */
+#define ROOTOPT_THRESHOLD_QUANTILE 0
+#define ROOTOPT_THRESHOLD_FIXED 1
+#define ROOTOPT_THRESHOLD_OFF 2
+/* Newton-Schulz precision */
+#define ROOTOPT_PRECISION_FP32 1
+#define ROOTOPT_PRECISION_BF16 2
+/* scale */
+#define ROOTOPT_SCALE_RMS 0
+#define ROOTOPT_SCALE_SPECTRAL 1
+#define ROOTOPT_SCALE_NONE 2
+/* fallback for shapes the table lacks */
+#define ROOTOPT_FALLBACK_ERROR 0
+#define ROOTOPT_FALLBACK_NEAREST 1
+#define ROOTOPT_FALLBACK_NAMED 2
+
+typedef struct rootopt_hyperparams {
+  float lr;
+  float momentum;
+  int32_t nesterov; /* 0 or 1 */
+  float weight_decay;
+  int32_t threshold; /* ROOTOPT_THRESHOLD_* */
+  float threshold_quantile;
+  float threshold_value;
+  int32_t precision; /* ROOTOPT_PRECISION_* */
+  int32_t scale;     /* ROOTOPT_SCALE_* */
+} rootopt_hyperparams;
+
+/* Receives each warning (fallback shapes; skipped parameters on the CPU). */
+typedef void (*rootopt_warn_fn)(const char* message, void* user_data);
+
+typedef struct rootopt_config {
+  const char* table_path;        /* NULL or "": no table, every shape uses the fallback */
+  int32_t fallback;              /* ROOTOPT_FALLBACK_* */
+  const char* fallback_schedule; /* built-in schedule name for ROOTOPT_FALLBACK_NAMED */
+  int32_t device;                /* ROOTOPT_DEVICE_* */
+  rootopt_hyperparams hyperparams;
+  rootopt_warn_fn warn; /* NULL: warnings go to stderr */
+  void* warn_user_data;
+} rootopt_config;
+
+/* One parameter: batch matrices of rows x cols, row-major, contiguous (see optimizer.h). */
+typedef struct rootopt_param {
+  const char* name;
+  int64_t batch;
+  int64_t rows;
+  int64_t cols;
+  int32_t dtype; /* ROOTOPT_FP32 | ROOTOPT_BF16, of param and grad */
+  void* param;
+  const void* grad;
+  float* momentum; /* NULL: the optimizer allocates it (zeroed) */
+} rootopt_param;
+
+typedef struct rootopt_optimizer rootopt_optimizer; /* opaque */
+
+ROOTOPT_C_API const char* rootopt_last_error(void);
+
+ROOTOPT_C_API rootopt_status rootopt_hyperparams_defaults(rootopt_hyperparams* out);
+ROOTOPT_C_API rootopt_status rootopt_config_defaults(rootopt_config* out);
+
+ROOTOPT_C_API rootopt_status rootopt_create(const rootopt_config* config, rootopt_optimizer** out);
+ROOTOPT_C_API rootopt_status rootopt_destroy(rootopt_optimizer* optimizer); /* NULL is a no-op */
+
+ROOTOPT_C_API rootopt_status rootopt_add_param(rootopt_optimizer* optimizer,
+                                               const rootopt_param* param, int64_t* id_out);
+ROOTOPT_C_API rootopt_status rootopt_rebind(rootopt_optimizer* optimizer, int64_t id,
+                                            const rootopt_param* param);
+ROOTOPT_C_API rootopt_status rootopt_num_params(const rootopt_optimizer* optimizer, int64_t* out);
+
+ROOTOPT_C_API rootopt_status rootopt_set_hyperparams(rootopt_optimizer* optimizer,
+                                                     const rootopt_hyperparams* hyperparams);
+ROOTOPT_C_API rootopt_status rootopt_get_hyperparams(const rootopt_optimizer* optimizer,
+                                                     rootopt_hyperparams* out);
+
+/* One step; `stream` is a cudaStream_t on the CUDA device (NULL: default stream), ignored on
+ * the CPU. */
+ROOTOPT_C_API rootopt_status rootopt_step(rootopt_optimizer* optimizer, void* stream);
+ROOTOPT_C_API rootopt_status rootopt_step_count(const rootopt_optimizer* optimizer, int64_t* out);
+/* Parameters the last step skipped (NaN/Inf gradient). May synchronise the step's stream.
+ * The name pointer stays valid until the next call of rootopt_last_skipped_count or step. */
+ROOTOPT_C_API rootopt_status rootopt_last_skipped_count(rootopt_optimizer* optimizer, int64_t* out);
+ROOTOPT_C_API rootopt_status rootopt_last_skipped_name(const rootopt_optimizer* optimizer,
+                                                       int64_t index, const char** out);
+
+ROOTOPT_C_API rootopt_status rootopt_save_state(const rootopt_optimizer* optimizer,
+                                                const char* path);
+ROOTOPT_C_API rootopt_status rootopt_load_state(rootopt_optimizer* optimizer, const char* path);
+
+/* 1 when this build has the CUDA backend and a device is present, else 0. */
+ROOTOPT_C_API int32_t rootopt_cuda_available(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROOTOPT_ROOTOPT_C_H */
