@@ -189,6 +189,11 @@ class RoutingStateTest(unittest.TestCase):
         optimizer.param_groups[0]["params"][0].grad = torch.randn(16, 40, dtype=torch.float64)
         with self.assertRaisesRegex(ValueError, "float32 or bfloat16"):
             optimizer.step()
+        transposed = torch.nn.Parameter(torch.randn(40, 16).t())
+        optimizer = ROOT([("transposed", transposed)], table=self.table)
+        transposed.grad = torch.randn(16, 40)
+        with self.assertRaisesRegex(ValueError, "transposed is not contiguous"):
+            optimizer.step()
 
 
 if __name__ == "__main__":
