@@ -1,1 +1,131 @@
-// placeholder: implemented in a following commit
+// The "captured" family: singular-value spectra of real momentum buffers, captured during
+// training (tools/capture_spectra.py) and shipped in data/spectra/<set>/*.h5.
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "captured_family.h"
+#include "check.h"
+#include "family_registry.h"
+#include "h5.h"
+#include "lapack_svd.h"
+
+namespace rootopt {
+namespace {
+
+struct CapturedSpectra {
+  std::vector<Spectrum> spectra;   // normalised, descending
+  std::vector<std::string> names;  // "<file>:<dataset>"
+};
+
+// Every 1-D float dataset is one spectrum; every 2-D float dataset a matrix whose spectrum is
+// computed (HDF5 stores row-major: dims[0] rows, dims[1] columns).
+void read_spectra(const std::string& path, CapturedSpectra& out) {
+  const h5::Id file = h5::open_file(path);
+  for (const std::string& name : h5::list_datasets(file)) {
+    const h5::Id dataset = h5::open_dataset(file, name, path);
+    if (h5::type_class(dataset) != H5T_FLOAT) continue;
+    const std::vector<hsize_t> extents = h5::dims(dataset);
+    if (extents.size() != 1 && extents.size() != 2) continue;
+    const std::string what = path + ":" + name;
+    std::vector<double> values = h5::read_doubles(dataset, what);
+    if (values.empty()) continue;
+    for (double v : values) ROOTOPT_CHECK(std::isfinite(v), what, " holds a non-finite value");
+    if (extents.size() == 2) {
+      const Eigen::MatrixXd matrix =
+          Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+              values.data(), Eigen::Index(extents[0]), Eigen::Index(extents[1]));
+      values = detail::lapack_singular_values(matrix);
+    }
+    for (double& v : values) v = std::abs(v);  // singular values; a stray sign is not an error
+    try {
+      out.spectra.push_back(normalised_spectrum(std::move(values)));
+    } catch (const Error& e) {
+      ROOTOPT_FAIL(what, ": not a usable spectrum: ", e.what());
+    }
+    out.names.push_back(what);
+  }
+}
+
+class CapturedFamily final : public SpectrumFamily {
+ public:
+  CapturedFamily(std::string spec, const std::vector<std::string>& files) : spec_(std::move(spec)) {
+    ROOTOPT_CHECK(!files.empty(), "captured family '", spec_, "': no files");
+    for (const std::string& path : files) read_spectra(path, data_);
+    ROOTOPT_CHECK(!data_.spectra.empty(), "captured family '", spec_,
+                  "': no 1-D or 2-D float dataset in ", files.front(),
+                  files.size() > 1 ? " and the other files" : "");
+  }
+  std::string name() const override { return "captured"; }
+  FamilyParams params() const override { return {{"spectra", double(data_.spectra.size())}}; }
+  std::string spec() const override { return spec_; }
+  Spectrum sample(Shape shape, uint64_t seed) const override {
+    ROOTOPT_CHECK(shape.rank() > 0, "captured: shape with a zero dimension: ", to_string(shape));
+    std::mt19937_64 rng(seed);
+    const auto pick = std::uniform_int_distribution<size_t>(0, data_.spectra.size() - 1)(rng);
+    return rescale_spectrum(data_.spectra[pick], shape.rank());
+  }
+
+ private:
+  std::string spec_;
+  CapturedSpectra data_;
+};
+
+std::vector<std::string> set_files(const std::string& set) {
+  ROOTOPT_CHECK(!set.empty() && set.find('/') == std::string::npos && set != "..",
+                "captured: invalid set name '", set, "'");
+  const std::filesystem::path dir = std::filesystem::path(data_directory()) / "spectra" / set;
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.is_regular_file() && entry.path().extension() == ".h5")
+      files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  ROOTOPT_CHECK(!files.empty(), "captured: no *.h5 spectra in ", dir.string(),
+                " (set ROOTOPT_DATA_DIR, or use captured:file=PATH)");
+  return files;
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t end; (end = text.find(separator, start)) != std::string::npos; start = end + 1)
+    parts.push_back(text.substr(start, end - start));
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+}  // namespace
+
+std::string data_directory() {
+  if (const char* env = std::getenv("ROOTOPT_DATA_DIR"); env && *env) return env;
+  std::error_code ec;
+  if (std::filesystem::is_directory(ROOTOPT_SOURCE_DATA_DIR, ec)) return ROOTOPT_SOURCE_DATA_DIR;
+  return ROOTOPT_INSTALL_DATA_DIR;
+}
+
+std::unique_ptr<SpectrumFamily> make_captured_family(const std::vector<std::string>& files,
+                                                     const FamilyParams& params) {
+  detail::merge_params("captured", {}, params);  // no numeric parameters: rejects any key
+  if (files.empty()) return std::make_unique<CapturedFamily>("captured:set=fit", set_files("fit"));
+  std::string spec = "captured:file=";
+  for (size_t i = 0; i < files.size(); ++i) spec += (i ? ";" : "") + files[i];
+  return std::make_unique<CapturedFamily>(spec, files);
+}
+
+namespace detail {
+
+std::unique_ptr<SpectrumFamily> make_captured_from_options(
+    const std::map<std::string, std::string>& options, const FamilyParams& params) {
+  merge_params("captured", {}, params);
+  ROOTOPT_CHECK(!(options.count("set") && options.count("file")),
+                "captured: give either set= or file=, not both");
+  if (options.count("file")) return make_captured_family(split(options.at("file"), ';'), params);
+  const std::string set = options.count("set") ? options.at("set") : "fit";
+  return std::make_unique<CapturedFamily>("captured:set=" + set, set_files(set));
+}
+
+}  // namespace detail
+}  // namespace rootopt

@@ -24,8 +24,9 @@ class SpectrumFamily {
   virtual std::string name() const = 0;     // e.g. "power-law"
   virtual FamilyParams params() const = 0;  // effective parameters, defaults included
   virtual Spectrum sample(Shape shape, uint64_t seed) const = 0;
-  // "name:key=value,key=value" form, parseable by make_family().
-  std::string spec() const;
+  // "name:key=value,key=value" form, parseable by make_family(). Families with text options
+  // (captured's set=/file=) override it.
+  virtual std::string spec() const;
 };
 
 // Families (defaults in parentheses; see docs/spectrum-families.md for how they were chosen):
@@ -36,15 +37,18 @@ class SpectrumFamily {
 //        gains in [1, signal_to_noise_max (100)] over a Marchenko-Pastur noise floor.
 //   "decay-floor": s_i = exp(-i / (tau r)) + floor, tau ~ log-U[tau_min (0.01), tau_max (0.3)],
 //        floor ~ log-U[floor_min (1e-4), floor_max (1e-2)] relative to s_1.
-//   "captured":   real momentum spectra shipped in data/spectra/ (or from file=...), rescaled to
-//        r values by interpolating the normalised spectrum in relative index i/r.
+//   "captured":   real momentum spectra shipped in data/spectra/<set>/*.h5, set=fit (default) or
+//        set=heldout (held-out evaluation), or file=a.h5;b.h5; a sample is one stored spectrum,
+//        picked uniformly from the seed and rescaled to r values by interpolating the normalised
+//        spectrum in relative index i/r.
 // Throws rootopt::Error on an unknown name, unknown key, or out-of-range value.
 std::unique_ptr<SpectrumFamily> make_family(const std::string& spec);
 std::vector<std::string> family_names();
 
 // Captured spectra from an HDF5 file: every 1-D float dataset (any depth) is one spectrum,
 // every 2-D float dataset is a matrix whose spectrum is computed by SVD. The spectra are
-// normalised on load. `files` empty means the bundled data/spectra/*.h5.
+// normalised on load. `files` empty means the bundled data/spectra/fit/*.h5. Throws naming the
+// file when a file is unreadable, holds no such dataset, or a dataset is not a valid spectrum.
 std::unique_ptr<SpectrumFamily> make_captured_family(const std::vector<std::string>& files,
                                                      const FamilyParams& params = {});
 // Directory of the bundled data (ROOTOPT_DATA_DIR env var, else the source/install data dir).
@@ -58,7 +62,8 @@ class SpectrumMixture {
   // The documented default mixture (marchenko-pastur, power-law, low-rank, decay-floor and
   // captured); see docs/spectrum-families.md.
   static SpectrumMixture default_mixture();
-  // Comma-separated family specs with optional weights: "power-law*2,low-rank:rank_fraction_max=0.1".
+  // Comma-separated family specs with optional weights:
+  // "power-law*2,low-rank:rank_fraction_max=0.1".
   static SpectrumMixture parse(const std::string& text);
 
   Spectrum sample(Shape shape, uint64_t seed, int64_t index) const;
