@@ -141,8 +141,9 @@ class ROOT(torch.optim.Optimizer):
         """As torch's, plus (name, tensor) pairs; names go to the group's "param_names" (used in
         warnings and schedules()), hyperparameters are validated by the runtime."""
         params, names = _strip_names(param_group["params"])
+        # Validated before torch adds the group, so a rejected group leaves nothing behind.
+        self._validator.set_hyperparams(_hyperparams(dict(self.defaults, **param_group)))
         super().add_param_group(dict(param_group, params=params, param_names=names))
-        self._validator.set_hyperparams(_hyperparams(self.param_groups[-1]))
 
     def __getstate__(self):
         # torch pickles defaults, state and param_groups; runtime instances are rebuilt lazily.
@@ -169,21 +170,33 @@ class ROOT(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group_index, group in enumerate(self.param_groups):
-            root, adamw = {}, []
-            for index, p in enumerate(group["params"]):
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("rootopt: sparse gradients are not supported")
-                if group["use_root"] and p.dim() >= 2:
-                    root.setdefault(p.device, []).append(index)
-                else:
-                    adamw.append(p)
-            self._adamw_step(group, adamw)
+        plans = [self._route(group_index) for group_index in range(len(self.param_groups))]
+        for group_index, (root, adamw) in enumerate(plans):
+            self._adamw_step(self.param_groups[group_index], adamw)
             for device, indices in root.items():
                 self._root_step(group_index, device, indices)
         return loss
+
+    def _route(self, group_index):
+        """({device: indices of ROOT parameters}, [AdamW parameters]) of one group, for the
+        parameters that have gradients. Checks everything first, so bad input raises before any
+        parameter is modified."""
+        group = self.param_groups[group_index]
+        root, adamw = {}, []
+        for index, p in enumerate(group["params"]):
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                raise RuntimeError("rootopt: sparse gradients are not supported")
+            if not (group["use_root"] and p.dim() >= 2):
+                adamw.append(p)
+                continue
+            _dtype(p)
+            if not p.is_contiguous():
+                raise ValueError(
+                    f"rootopt: parameter {self._name(group_index, index)} is not contiguous")
+            root.setdefault(p.device, []).append(index)
+        return root, adamw
 
     def _adamw_step(self, group, params):
         """torch's own functional AdamW (the math of torch.optim.AdamW, same state keys)."""
@@ -249,11 +262,6 @@ class ROOT(torch.optim.Optimizer):
     def _root_step(self, group_index, device, indices):
         group = self.param_groups[group_index]
         params = [group["params"][index] for index in indices]
-        for index, p in zip(indices, params):
-            _dtype(p)
-            if not p.is_contiguous():
-                raise ValueError(
-                    f"rootopt: parameter {self._name(group_index, index)} is not contiguous")
         runtime = self._runtime(group_index, device, indices)
         runtime.set_hyperparams(_hyperparams(group))
         # Gradients may be reallocated between steps (zero_grad(set_to_none=True)) and momentum

@@ -184,11 +184,15 @@ class RoutingStateTest(unittest.TestCase):
             ROOT([param], table=self.table, threshold_quantile=1.5)
         with self.assertRaisesRegex(ValueError, "scale"):
             ROOT([param], table=self.table, scale="sqrt")
-        optimizer = ROOT([torch.nn.Parameter(torch.randn(16, 40, dtype=torch.float64))],
-                         table=self.table)
-        optimizer.param_groups[0]["params"][0].grad = torch.randn(16, 40, dtype=torch.float64)
+        # A bad parameter in a later group raises before the earlier groups are updated.
+        good = torch.nn.Parameter(torch.randn(16))
+        double = torch.nn.Parameter(torch.randn(16, 40, dtype=torch.float64))
+        optimizer = ROOT([{"params": [good]}, {"params": [double]}], table=self.table)
+        good.grad, double.grad = torch.randn(16), torch.randn(16, 40, dtype=torch.float64)
+        before = good.detach().clone()
         with self.assertRaisesRegex(ValueError, "float32 or bfloat16"):
             optimizer.step()
+        self.assertTrue(torch.equal(good, before))
         transposed = torch.nn.Parameter(torch.randn(40, 16).t())
         optimizer = ROOT([("transposed", transposed)], table=self.table)
         transposed.grad = torch.randn(16, 40)
