@@ -92,16 +92,18 @@ int64_t Optimizer::add_param(const ParamSpec& spec) {
   const Shape shape{spec.rows, spec.cols};
   ScheduleLookup lookup = d.resolve(shape);
   const int64_t id = int64_t(d.specs.size());
+  d.specs.reserve(d.specs.size() + 1);
+  d.lookups.reserve(d.lookups.size() + 1);
   d.backend->add(id, detail::ParamEntry{spec, lookup.schedule});
-  // Registered: from here on nothing can fail.
+  // Registered in the backend: only bookkeeping follows.
   d.specs.push_back(spec);
   d.ids.emplace(spec.name, id);
   if (lookup.origin != ScheduleLookup::Origin::exact &&
       d.warned_shapes.insert(shape.canonical()).second) {
-    const std::string source = d.table ? "the coefficient table " + d.config.table_path
-                                       : std::string("no coefficient table");
-    d.warn("shape " + to_string(shape) + " (first: '" + spec.name + "') is not in " + source +
-           "; using " + lookup.description());
+    const std::string what = "shape " + to_string(shape) + " (first: '" + spec.name + "')";
+    d.warn(d.table ? what + " is not in the coefficient table " + d.config.table_path + "; using " +
+                         lookup.description()
+                   : "no coefficient table: " + what + " uses " + lookup.description());
   }
   d.lookups.push_back(std::move(lookup));
   return id;

@@ -1,0 +1,93 @@
+// Schedules per shape: exact table hits use the table's schedule in either orientation, shapes
+// the table lacks follow the fallback policy with exactly one warning per (canonical) shape.
+#include <gtest/gtest.h>
+
+#include "rootopt/coefficient_table.h"
+#include "rootopt/error.h"
+#include "runtime_test_support.h"
+
+namespace rootopt::testing {
+namespace {
+
+using Fallback = RuntimeTest;
+
+int64_t add(Optimizer& opt, std::vector<HostParam>& store, const std::string& name, int64_t rows,
+            int64_t cols) {
+  store.emplace_back(name, 1, rows, cols, DType::fp32);
+  return opt.add_param(store.back().spec());
+}
+
+TEST_F(Fallback, ExactShapesUseTheTableScheduleInEitherOrientation) {
+  const std::string table_path = write_table();
+  const CoefficientTable table = CoefficientTable::load(table_path);
+  Optimizer opt(config(table_path));
+  std::vector<HostParam> store;
+  store.reserve(8);
+  const int64_t wide = add(opt, store, "wide", 7, 300);
+  const int64_t tall = add(opt, store, "tall", 300, 7);
+  const int64_t odd = add(opt, store, "odd", 100, 257);
+  for (const int64_t id : {wide, tall, odd}) {
+    const ScheduleLookup& lookup = opt.schedule(id);
+    EXPECT_EQ(lookup.origin, ScheduleLookup::Origin::exact);
+    const Shape shape{opt.param(id).rows, opt.param(id).cols};
+    const Schedule& expected = table.schedule(*table.find(shape));
+    ASSERT_EQ(lookup.schedule.size(), expected.size());
+    for (int64_t k = 0; k < expected.size(); ++k) {
+      EXPECT_EQ(lookup.schedule[k].a, expected[k].a);
+      EXPECT_EQ(lookup.schedule[k].b, expected[k].b);
+      EXPECT_EQ(lookup.schedule[k].c, expected[k].c);
+    }
+  }
+  // The table holds different schedules for these shapes, so the lookups really differ.
+  EXPECT_NE(opt.schedule(wide).schedule[0].a, opt.schedule(odd).schedule[0].a);
+  EXPECT_TRUE(warnings.empty());
+}
+
+TEST_F(Fallback, OneWarningPerMissingShape) {
+  Optimizer opt(config(write_table()));
+  std::vector<HostParam> store;
+  store.reserve(8);
+  add(opt, store, "exact", 64, 64);
+  const int64_t first = add(opt, store, "layer0", 33, 20);
+  add(opt, store, "layer1", 33, 20);
+  add(opt, store, "layer1_t", 20, 33);
+  add(opt, store, "small", 5, 5);
+  add(opt, store, "small2", 5, 5);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("33x20"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("layer0"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("5x5"), std::string::npos) << warnings[1];
+  EXPECT_EQ(opt.schedule(first).origin, ScheduleLookup::Origin::nearest);
+  EXPECT_EQ(opt.num_params(), 6);
+}
+
+TEST_F(Fallback, ErrorPolicyRejectsMissingShapeWithoutRegistering) {
+  OptimizerConfig c = config(write_table());
+  c.fallback.kind = FallbackPolicy::Kind::error;
+  Optimizer opt(c);
+  std::vector<HostParam> store;
+  store.reserve(4);
+  add(opt, store, "exact", 64, 64);
+  EXPECT_THROW(add(opt, store, "missing", 33, 20), Error);
+  EXPECT_EQ(opt.num_params(), 1);
+  EXPECT_TRUE(warnings.empty());
+}
+
+TEST_F(Fallback, WithoutTableEveryShapeUsesTheNamedScheduleAndWarnsOnce) {
+  OptimizerConfig c = config("");
+  c.fallback.schedule_name = "muon";
+  Optimizer opt(c);
+  std::vector<HostParam> store;
+  store.reserve(4);
+  const int64_t id = add(opt, store, "a", 64, 64);
+  add(opt, store, "b", 64, 64);
+  add(opt, store, "c", 7, 300);
+  EXPECT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(opt.schedule(id).origin, ScheduleLookup::Origin::named);
+  EXPECT_EQ(opt.schedule(id).schedule[0].a, builtin_schedule("muon", {64, 64})[0].a);
+  c.fallback.schedule_name = "no-such-schedule";
+  EXPECT_THROW(Optimizer bad(c), Error);
+}
+
+}  // namespace
+}  // namespace rootopt::testing
