@@ -1,0 +1,79 @@
+// Provenance attributes of a tuned table, and the compatibility check of --resume: a table may
+// only be continued with the settings that produced its finished shapes.
+#include <ctime>
+#include <sstream>
+
+#include "check.h"
+#include "rootopt/tuner.h"
+
+namespace rootopt {
+namespace {
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+std::string search_description(const SearchOptions& s) {
+  return detail::concat(s.global, " + ", s.local, " (random_starts=", s.random_starts,
+                        ", perturbation=", s.perturbation, ", local_max_evals=", s.local_max_evals,
+                        ", global_max_evals=", s.global_max_evals,
+                        ", constraint_grid=", s.constraint_grid,
+                        ", points_per_spectrum=", s.points_per_spectrum, ")");
+}
+
+// Attributes that must agree for --resume (the rest is informational).
+const char* const kResumeKeys[] = {"mode",           "seed",    "samples",
+                                   "envelope_bound", "mixture", "search"};
+
+}  // namespace
+
+std::map<std::string, std::string> tuning_attributes(const TuneOptions& options) {
+  std::map<std::string, std::string> a;
+  a["rootopt_version"] = ROOTOPT_VERSION;
+  a["created"] = utc_now();
+  a["tool"] = "rootopt tune";
+  a["seed"] = std::to_string(options.seed);
+  a["mode"] = to_string(options.mode);
+  a["samples"] = std::to_string(options.samples);
+  a["heldout_samples"] = std::to_string(options.heldout_samples);
+  a["envelope_bound"] = detail::concat(options.envelope_bound);
+  a["mixture"] = options.mixture->describe();
+  a["heldout_real"] = options.heldout_real ? options.heldout_real->spec() : "none";
+  a["objective"] =
+      "mean over sampled spectra of the RMS orthogonality error sqrt(mean_i (p(s_i) - 1)^2), "
+      "p the composed quintic map; constraints: 0 <= p <= envelope_bound on [0, 1], every "
+      "step's map >= 0 on its input range";
+  a["precision"] =
+      "fit: fp64 spectral; validation: fp32 and emulated bf16 matrix iterations "
+      "against an fp64 SVD polar factor";
+  a["search"] = search_description(options.search);
+  a["validation"] = options.validation.enabled
+                        ? detail::concat(options.validation.matrices,
+                                         " held-out matrices per shape, proxy rank <= ",
+                                         options.validation.max_rank)
+                        : "disabled";
+  return a;
+}
+
+void check_resume_compatible(const CoefficientTable& table, const TuneOptions& options,
+                             const std::string& path) {
+  ROOTOPT_CHECK(table.steps() == options.steps, path,
+                ": cannot resume: table has steps = ", table.steps(), ", this run has --steps ",
+                options.steps);
+  const std::map<std::string, std::string> wanted = tuning_attributes(options);
+  for (const char* key : kResumeKeys) {
+    const auto it = table.attributes().find(key);
+    ROOTOPT_CHECK(it != table.attributes().end(), path,
+                  ": cannot resume: table lacks the provenance attribute '", key,
+                  "' (not written by rootopt tune?)");
+    ROOTOPT_CHECK(it->second == wanted.at(key), path, ": cannot resume: table has ", key, " = '",
+                  it->second, "', this run has '", wanted.at(key), "'");
+  }
+}
+
+}  // namespace rootopt
