@@ -1,8 +1,152 @@
-// placeholder: implemented in a following commit
+// rootopt inspect TABLE [--json] [--lookup MxN]: provenance, per-shape schedules and metrics of a
+// coefficient table, as aligned text or JSON. Loading validates the whole file, so inspect is
+// also the way to check a table (a damaged one is an error with the file and problem named).
+#include <fmt/format.h>
+
+#include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
 #include "commands.h"
+#include "rootopt/coefficient_table.h"
 
 namespace rootopt::cli {
+namespace {
 
-void add_inspect_command(CLI::App& app) { app.add_subcommand("inspect", "(not implemented yet)"); }
+struct InspectOptions {
+  std::string table;
+  bool json = false;
+  std::string lookup;  // optional shape to resolve through the table
+};
+
+using Row = std::vector<std::string>;
+
+// Left-aligned columns separated by two spaces, widths from the widest cell.
+void print_columns(const std::vector<Row>& rows) {
+  std::vector<size_t> widths;
+  for (const Row& row : rows)
+    for (size_t j = 0; j < row.size(); ++j) {
+      if (widths.size() <= j) widths.push_back(0);
+      widths[j] = std::max(widths[j], row[j].size());
+    }
+  for (const Row& row : rows) {
+    std::string line;
+    for (size_t j = 0; j < row.size(); ++j)
+      line += j + 1 < row.size() ? fmt::format("{:<{}}  ", row[j], widths[j]) : row[j];
+    fmt::print("{}\n", line);
+  }
+}
+
+// Shortest text that reads back to the same double, so printed coefficients are exact.
+std::string exact(double value) { return fmt::format("{}", value); }
+
+std::string metric_text(const CoefficientTable& table, int64_t index, const std::string& name) {
+  const auto value = table.metric(index, name);
+  return value ? fmt::format("{:.4g}", *value) : "-";
+}
+
+void print_text(const InspectOptions& options, const CoefficientTable& table) {
+  fmt::print("table:    {}\nformat:   {} version {}, {} steps, {} shapes\n", options.table,
+             kTableFormat, kTableFormatVersion, table.steps(), table.size());
+  if (!table.attributes().empty()) {
+    fmt::print("\nprovenance:\n");
+    std::vector<Row> rows;
+    for (const auto& [name, value] : table.attributes()) rows.push_back({"  " + name, value});
+    print_columns(rows);
+  }
+  if (table.size() == 0) return;
+
+  fmt::print("\nschedules (p_k(s) = a s + b s^3 + c s^5):\n");
+  std::vector<Row> rows = {{"  shape", "step", "a", "b", "c"}};
+  for (int64_t i = 0; i < table.size(); ++i) {
+    const Schedule& schedule = table.schedule(i);
+    for (int64_t k = 0; k < schedule.size(); ++k)
+      rows.push_back({k == 0 ? "  " + to_string(table.shapes()[size_t(i)]) : "",
+                      std::to_string(k + 1), exact(schedule[k].a), exact(schedule[k].b),
+                      exact(schedule[k].c)});
+  }
+  print_columns(rows);
+
+  if (table.metrics().empty()) return;
+  fmt::print("\nmetrics:\n");
+  Row header = {"  shape"};
+  for (const auto& [name, column] : table.metrics()) header.push_back(name);
+  rows = {header};
+  for (int64_t i = 0; i < table.size(); ++i) {
+    Row row = {"  " + to_string(table.shapes()[size_t(i)])};
+    for (const auto& [name, column] : table.metrics()) row.push_back(metric_text(table, i, name));
+    rows.push_back(row);
+  }
+  print_columns(rows);
+}
+
+nlohmann::json schedule_json(const Schedule& schedule) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const QuinticStep& st : schedule.steps()) steps.push_back({st.a, st.b, st.c});
+  return steps;
+}
+
+nlohmann::json table_json(const InspectOptions& options, const CoefficientTable& table) {
+  nlohmann::json shapes = nlohmann::json::array();
+  for (int64_t i = 0; i < table.size(); ++i) {
+    const Shape shape = table.shapes()[size_t(i)];
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const auto& [name, column] : table.metrics()) {
+      const auto value = table.metric(i, name);
+      metrics[name] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);  // NaN = missing
+    }
+    shapes.push_back({{"shape", to_string(shape)},
+                      {"rows", shape.rows},
+                      {"cols", shape.cols},
+                      {"coefficients", schedule_json(table.schedule(i))},
+                      {"metrics", metrics}});
+  }
+  return {{"table", options.table},
+          {"format", kTableFormat},
+          {"format_version", kTableFormatVersion},
+          {"steps", table.steps()},
+          {"attributes", table.attributes()},
+          {"shapes", shapes}};
+}
+
+void run_inspect(const InspectOptions& options) {
+  const CoefficientTable table = CoefficientTable::load(options.table);
+  if (options.json) {
+    nlohmann::json out = table_json(options, table);
+    if (!options.lookup.empty()) {
+      const ScheduleLookup found = table.lookup(parse_shape(options.lookup));
+      out["lookup"] = {{"shape", options.lookup},
+                       {"description", found.description()},
+                       {"coefficients", schedule_json(found.schedule)}};
+    }
+    fmt::print("{}\n", out.dump(2));
+    return;
+  }
+  print_text(options, table);
+  if (!options.lookup.empty()) {
+    const ScheduleLookup found = table.lookup(parse_shape(options.lookup));
+    fmt::print("\nlookup {}: {}\n", options.lookup, found.description());
+    std::vector<Row> rows = {{"  step", "a", "b", "c"}};
+    for (int64_t k = 0; k < found.schedule.size(); ++k)
+      rows.push_back({"  " + std::to_string(k + 1), exact(found.schedule[k].a),
+                      exact(found.schedule[k].b), exact(found.schedule[k].c)});
+    print_columns(rows);
+  }
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app) {
+  auto options = std::make_shared<InspectOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Validate a coefficient table and print its provenance, schedules and metrics");
+  cmd->add_option("table", options->table, "Coefficient table (.h5)")->required();
+  cmd->add_flag("--json", options->json, "Print JSON instead of aligned text");
+  cmd->add_option("--lookup", options->lookup,
+                  "Also show which schedule a shape MxN gets (exact, transposed or nearest)");
+  cmd->callback([options] { run_inspect(*options); });
+}
 
 }  // namespace rootopt::cli
