@@ -9,7 +9,7 @@
 namespace rootopt::testing {
 namespace {
 
-using Fallback = RuntimeTest;
+using RuntimeFallback = RuntimeTest;
 
 int64_t add(Optimizer& opt, std::vector<HostParam>& store, const std::string& name, int64_t rows,
             int64_t cols) {
@@ -17,7 +17,7 @@ int64_t add(Optimizer& opt, std::vector<HostParam>& store, const std::string& na
   return opt.add_param(store.back().spec());
 }
 
-TEST_F(Fallback, ExactShapesUseTheTableScheduleInEitherOrientation) {
+TEST_F(RuntimeFallback, ExactShapesUseTheTableScheduleInEitherOrientation) {
   const std::string table_path = write_table();
   const CoefficientTable table = CoefficientTable::load(table_path);
   Optimizer opt(config(table_path));
@@ -43,7 +43,7 @@ TEST_F(Fallback, ExactShapesUseTheTableScheduleInEitherOrientation) {
   EXPECT_TRUE(warnings.empty());
 }
 
-TEST_F(Fallback, OneWarningPerMissingShape) {
+TEST_F(RuntimeFallback, OneWarningPerMissingShape) {
   Optimizer opt(config(write_table()));
   std::vector<HostParam> store;
   store.reserve(8);
@@ -61,7 +61,7 @@ TEST_F(Fallback, OneWarningPerMissingShape) {
   EXPECT_EQ(opt.num_params(), 6);
 }
 
-TEST_F(Fallback, ErrorPolicyRejectsMissingShapeWithoutRegistering) {
+TEST_F(RuntimeFallback, ErrorPolicyRejectsMissingShapeWithoutRegistering) {
   OptimizerConfig c = config(write_table());
   c.fallback.kind = FallbackPolicy::Kind::error;
   Optimizer opt(c);
@@ -73,7 +73,7 @@ TEST_F(Fallback, ErrorPolicyRejectsMissingShapeWithoutRegistering) {
   EXPECT_TRUE(warnings.empty());
 }
 
-TEST_F(Fallback, WithoutTableEveryShapeUsesTheNamedScheduleAndWarnsOnce) {
+TEST_F(RuntimeFallback, WithoutTableEveryShapeUsesTheNamedScheduleAndWarnsOnce) {
   OptimizerConfig c = config("");
   c.fallback.schedule_name = "muon";
   Optimizer opt(c);

@@ -18,7 +18,7 @@
 namespace rootopt::testing {
 namespace {
 
-using Robustness = RuntimeTest;
+using RuntimeRobustness = RuntimeTest;
 
 // Runs `call`, expects a rootopt::Error whose message contains `fragment`.
 template <typename Call>
@@ -39,7 +39,7 @@ bool all_finite(const std::vector<float>& v) {
   return true;
 }
 
-TEST_F(Robustness, NonFiniteGradientSkipsThatParameterWithStateUntouched) {
+TEST_F(RuntimeRobustness, NonFiniteGradientSkipsThatParameterWithStateUntouched) {
   Optimizer opt(config(write_table()));
   std::mt19937_64 rng(5);
   HostParam a("a", 1, 64, 64, DType::fp32), b("b", 1, 7, 300, DType::bf16);
@@ -80,7 +80,7 @@ TEST_F(Robustness, NonFiniteGradientSkipsThatParameterWithStateUntouched) {
   EXPECT_EQ(opt.last_report().step, 6);
 }
 
-TEST_F(Robustness, ZeroGradientGivesZeroUpdateButWeightsDecay) {
+TEST_F(RuntimeRobustness, ZeroGradientGivesZeroUpdateButWeightsDecay) {
   for (const ThresholdMode mode :
        {ThresholdMode::quantile, ThresholdMode::fixed, ThresholdMode::off}) {
     OptimizerConfig c = config(write_table());
@@ -112,7 +112,7 @@ TEST_F(Robustness, ZeroGradientGivesZeroUpdateButWeightsDecay) {
 // A bf16 parameter is updated in fp32 and rounded to nearest even once: each element is within
 // one bf16 ulp of the fp64 reference (the fp32 update error, ~1e-5 of the update, is far below
 // an ulp), and the update (~10 ulp here) really happened.
-TEST_F(Robustness, Bf16ParameterMatchesReferenceWithinOneUlp) {
+TEST_F(RuntimeRobustness, Bf16ParameterMatchesReferenceWithinOneUlp) {
   OptimizerConfig c = config(write_table());
   c.hyperparams.lr = 0.5f;
   c.hyperparams.precision = Precision::fp32;
@@ -136,7 +136,7 @@ TEST_F(Robustness, Bf16ParameterMatchesReferenceWithinOneUlp) {
   EXPECT_GT(moved, got.size() * 9 / 10);
 }
 
-TEST_F(Robustness, StepIsDeterministic) {
+TEST_F(RuntimeRobustness, StepIsDeterministic) {
   for (const Precision precision : {Precision::fp32, Precision::bf16}) {
     std::vector<std::vector<uint8_t>> results;
     std::vector<std::vector<float>> momenta;
@@ -165,7 +165,7 @@ TEST_F(Robustness, StepIsDeterministic) {
   }
 }
 
-TEST_F(Robustness, InvalidParamSpecsThrowBeforeRegistering) {
+TEST_F(RuntimeRobustness, InvalidParamSpecsThrowBeforeRegistering) {
   Optimizer opt(config(write_table()));
   HostParam p("w", 1, 64, 64, DType::fp32);
   ParamSpec s = p.spec();
@@ -202,7 +202,7 @@ TEST_F(Robustness, InvalidParamSpecsThrowBeforeRegistering) {
   expect_error([&] { opt.set_momentum(0, bad); }, "non-finite value at element 17");
 }
 
-TEST_F(Robustness, RebindChecksShapeAndDtypeAndKeepsOldBindingOnError) {
+TEST_F(RuntimeRobustness, RebindChecksShapeAndDtypeAndKeepsOldBindingOnError) {
   Optimizer opt(config(write_table()));
   std::mt19937_64 rng(41);
   HostParam p("w", 1, 64, 64, DType::fp32), moved("w", 1, 64, 64, DType::fp32);
@@ -236,7 +236,7 @@ TEST_F(Robustness, RebindChecksShapeAndDtypeAndKeepsOldBindingOnError) {
   EXPECT_EQ(p.theta_bytes(), p_before);
 }
 
-TEST_F(Robustness, InvalidHyperparametersThrowAndChangeNothing) {
+TEST_F(RuntimeRobustness, InvalidHyperparametersThrowAndChangeNothing) {
   Optimizer opt(config(write_table()));
   const std::vector<std::pair<std::string, std::function<void(Hyperparams&)>>> cases = {
       {"lr = nan", [](Hyperparams& h) { h.lr = std::nanf(""); }},
@@ -273,7 +273,7 @@ TEST_F(Robustness, InvalidHyperparametersThrowAndChangeNothing) {
   EXPECT_EQ(opt.hyperparams().precision, Hyperparams{}.precision);
 }
 
-TEST_F(Robustness, BadTableAndDeviceAreClearErrors) {
+TEST_F(RuntimeRobustness, BadTableAndDeviceAreClearErrors) {
   expect_error([&] { Optimizer opt(config(path("missing.h5"))); }, "missing.h5");
   {
     std::ofstream garbage(path("garbage.h5"));

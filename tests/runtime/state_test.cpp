@@ -15,7 +15,7 @@
 namespace rootopt::testing {
 namespace {
 
-class State : public RuntimeTest {
+class RuntimeState : public RuntimeTest {
  protected:
   // Two parameters (a batch of tall matrices in fp32, a wide bf16 one) with random weights.
   struct Model {
@@ -52,7 +52,7 @@ class State : public RuntimeTest {
   }
 };
 
-TEST_F(State, SaveRestoreContinuesBitIdentically) {
+TEST_F(RuntimeState, SaveRestoreContinuesBitIdentically) {
   const std::string table = write_table();
   Model original, restored;
   init(original, 1);
@@ -80,7 +80,7 @@ TEST_F(State, SaveRestoreContinuesBitIdentically) {
   EXPECT_TRUE(std::any_of(momentum.begin(), momentum.end(), [](float v) { return v != 0; }));
 }
 
-TEST_F(State, MismatchedOrDamagedFilesAreRejectedAndChangeNothing) {
+TEST_F(RuntimeState, MismatchedOrDamagedFilesAreRejectedAndChangeNothing) {
   const std::string table = write_table();
   Model m;
   init(m, 3);
@@ -166,7 +166,7 @@ TEST_F(State, MismatchedOrDamagedFilesAreRejectedAndChangeNothing) {
   EXPECT_EQ(opt.momentum(0)[0], 0.5f);
 }
 
-TEST_F(State, SaveIsAtomicAndReplacesTheOldFile) {
+TEST_F(RuntimeState, SaveIsAtomicAndReplacesTheOldFile) {
   Model m;
   init(m, 5);
   Optimizer opt(config(write_table()));

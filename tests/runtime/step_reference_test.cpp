@@ -30,6 +30,10 @@ struct Case {
   Precision precision;
 };
 
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << c.batch << " x " << c.rows << "x" << c.cols << " " << to_string(c.precision);
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   return std::to_string(c.batch) + "x" + std::to_string(c.rows) + "x" + std::to_string(c.cols) +
@@ -42,7 +46,7 @@ struct Errors {
   double update = 0;    // ||theta_ref - theta_0||, smallest over the matrices
 };
 
-class StepReference : public RuntimeTest {
+class RuntimeStepReference : public RuntimeTest {
  protected:
   // Runs `steps` steps of the optimizer and of the reference side by side; `hyper(k)` gives the
   // hyperparameters of step k.
@@ -95,9 +99,10 @@ class StepReference : public RuntimeTest {
   }
 };
 
-class StepShapes : public StepReference, public ::testing::WithParamInterface<Case> {};
+class RuntimeStepShapes : public RuntimeStepReference,
+                          public ::testing::WithParamInterface<Case> {};
 
-TEST_P(StepShapes, TenStepTrajectoryMatchesFp64Reference) {
+TEST_P(RuntimeStepShapes, TenStepTrajectoryMatchesFp64Reference) {
   const Case c = GetParam();
   Hyperparams h;
   h.lr = 0.02f;
@@ -110,7 +115,7 @@ TEST_P(StepShapes, TenStepTrajectoryMatchesFp64Reference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Runtime, StepShapes,
+    Cpu, RuntimeStepShapes,
     ::testing::Values(Case{1, 1, 1, Precision::fp32}, Case{1, 7, 300, Precision::fp32},
                       Case{1, 300, 7, Precision::fp32}, Case{1, 64, 64, Precision::fp32},
                       Case{1, 100, 257, Precision::fp32}, Case{3, 33, 20, Precision::fp32},
@@ -120,7 +125,7 @@ INSTANTIATE_TEST_SUITE_P(
     case_name);
 
 // The bf16 path really rounds: its result differs from fp32 by more than fp32's tolerance.
-TEST_F(StepReference, Bf16DiffersFromFp32BeyondFp32Tolerance) {
+TEST_F(RuntimeStepReference, Bf16DiffersFromFp32BeyondFp32Tolerance) {
   Hyperparams h;
   h.lr = 0.02f;
   h.precision = Precision::bf16;
@@ -133,10 +138,12 @@ struct ModeCase {
   const char* name;
   std::function<void(Hyperparams&)> set;
 };
+void PrintTo(const ModeCase& c, std::ostream* out) { *out << c.name; }
 
-class StepModes : public StepReference, public ::testing::WithParamInterface<ModeCase> {};
+class RuntimeStepModes : public RuntimeStepReference,
+                         public ::testing::WithParamInterface<ModeCase> {};
 
-TEST_P(StepModes, MatchesFp64Reference) {
+TEST_P(RuntimeStepModes, MatchesFp64Reference) {
   Hyperparams h;
   h.lr = 0.02f;
   h.precision = Precision::fp32;
@@ -151,7 +158,7 @@ TEST_P(StepModes, MatchesFp64Reference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Runtime, StepModes,
+    Cpu, RuntimeStepModes,
     ::testing::Values(
         ModeCase{"quantile_0_5", [](Hyperparams& h) { h.threshold_quantile = 0.5f; }},
         ModeCase{"quantile_1", [](Hyperparams& h) { h.threshold_quantile = 1.0f; }},
@@ -170,7 +177,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<ModeCase>& info) { return std::string(info.param.name); });
 
 // A scheduler changes every hyperparameter between steps; the reference sees the same sequence.
-TEST_F(StepReference, HyperparametersChangeBetweenSteps) {
+TEST_F(RuntimeStepReference, HyperparametersChangeBetweenSteps) {
   const auto hyper = [](int k) {
     Hyperparams h;
     h.lr = 0.03f / float(1 + k);

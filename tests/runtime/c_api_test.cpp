@@ -1,0 +1,189 @@
+// The C ABI (librootopt_c.so): same results as the C++ API bit for bit, status codes and
+// thread-local messages instead of exceptions, warnings through the callback, skipped names,
+// state round trip.
+#include "rootopt/rootopt_c.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <thread>
+
+#include "runtime_test_support.h"
+
+namespace rootopt::testing {
+namespace {
+
+using RuntimeCApi = RuntimeTest;
+
+void collect(const char* message, void* user_data) {
+  static_cast<std::vector<std::string>*>(user_data)->push_back(message);
+}
+
+rootopt_param c_param(HostParam& p, const char* name) {
+  const ParamSpec s = p.spec();
+  rootopt_param out{};
+  out.name = name;
+  out.batch = s.batch;
+  out.rows = s.rows;
+  out.cols = s.cols;
+  out.dtype = s.dtype == DType::fp32 ? ROOTOPT_FP32 : ROOTOPT_BF16;
+  out.param = s.param;
+  out.grad = s.grad;
+  return out;
+}
+
+TEST_F(RuntimeCApi, RoundTripMatchesCppApiBitForBit) {
+  const std::string table = write_table();
+  std::vector<std::string> c_warnings;
+  rootopt_config config;
+  ASSERT_EQ(rootopt_config_defaults(&config), ROOTOPT_OK);
+  config.table_path = table.c_str();
+  config.warn = collect;
+  config.warn_user_data = &c_warnings;
+  config.hyperparams.lr = 0.02f;
+  config.hyperparams.precision = ROOTOPT_PRECISION_FP32;
+  rootopt_optimizer* opt = nullptr;
+  ASSERT_EQ(rootopt_create(&config, &opt), ROOTOPT_OK) << rootopt_last_error();
+
+  OptimizerConfig cpp_config = this->config(table);
+  cpp_config.hyperparams.lr = 0.02f;
+  cpp_config.hyperparams.precision = Precision::fp32;
+  Optimizer cpp(cpp_config);
+
+  std::mt19937_64 rng(3);
+  HostParam a("a", 1, 64, 64, DType::fp32), b("b", 1, 33, 20, DType::bf16);
+  a.set_theta(0, random_matrix(64, 64, rng, 0.1));
+  b.set_theta(0, random_matrix(33, 20, rng, 0.1));
+  HostParam a2 = a, b2 = b;
+  const std::vector<uint8_t> a_initial = a.theta_bytes();
+  int64_t id = -1;
+  rootopt_param pa = c_param(a, "a"), pb = c_param(b, "b");
+  ASSERT_EQ(rootopt_add_param(opt, &pa, &id), ROOTOPT_OK) << rootopt_last_error();
+  EXPECT_EQ(id, 0);
+  ASSERT_EQ(rootopt_add_param(opt, &pb, &id), ROOTOPT_OK) << rootopt_last_error();
+  EXPECT_EQ(id, 1);
+  cpp.add_param(a2.spec());
+  cpp.add_param(b2.spec());
+  EXPECT_EQ(c_warnings.size(), 1u);  // 33x20 is not in the table
+  int64_t count = 0;
+  ASSERT_EQ(rootopt_num_params(opt, &count), ROOTOPT_OK);
+  EXPECT_EQ(count, 2);
+
+  for (int k = 0; k < 3; ++k) {
+    a.set_grad(0, random_gradient(64, 64, rng));
+    b.set_grad(0, random_gradient(33, 20, rng));
+    a2.set_grad(0, a.grad(0));
+    b2.set_grad(0, b.grad(0));
+    if (k == 1) {  // a scheduler step through both APIs
+      rootopt_hyperparams h;
+      ASSERT_EQ(rootopt_get_hyperparams(opt, &h), ROOTOPT_OK);
+      h.lr = 0.01f;
+      h.threshold = ROOTOPT_THRESHOLD_OFF;
+      h.scale = ROOTOPT_SCALE_SPECTRAL;
+      ASSERT_EQ(rootopt_set_hyperparams(opt, &h), ROOTOPT_OK) << rootopt_last_error();
+      Hyperparams hc = cpp.hyperparams();
+      hc.lr = 0.01f;
+      hc.threshold = ThresholdMode::off;
+      hc.scale = ScaleMode::spectral;
+      cpp.set_hyperparams(hc);
+    }
+    ASSERT_EQ(rootopt_step(opt, nullptr), ROOTOPT_OK) << rootopt_last_error();
+    cpp.step();
+  }
+  EXPECT_EQ(a.theta_bytes(), a2.theta_bytes());
+  EXPECT_EQ(b.theta_bytes(), b2.theta_bytes());
+  EXPECT_NE(a.theta_bytes(), a_initial);  // the C ABI really moved the weights
+  int64_t steps = 0;
+  ASSERT_EQ(rootopt_step_count(opt, &steps), ROOTOPT_OK);
+  EXPECT_EQ(steps, 3);
+
+  // A NaN gradient: reported by name.
+  b.set_grad_element(5, std::nanf(""));
+  ASSERT_EQ(rootopt_step(opt, nullptr), ROOTOPT_OK);
+  ASSERT_EQ(rootopt_last_skipped_count(opt, &count), ROOTOPT_OK);
+  ASSERT_EQ(count, 1);
+  const char* name = nullptr;
+  ASSERT_EQ(rootopt_last_skipped_name(opt, 0, &name), ROOTOPT_OK);
+  EXPECT_STREQ(name, "b");
+  EXPECT_EQ(rootopt_last_skipped_name(opt, 1, &name), ROOTOPT_ERROR);
+  EXPECT_EQ(c_warnings.size(), 2u);
+
+  // State round trip through a second handle.
+  const std::string state = path("state.h5");
+  ASSERT_EQ(rootopt_save_state(opt, state.c_str()), ROOTOPT_OK) << rootopt_last_error();
+  rootopt_optimizer* other = nullptr;
+  ASSERT_EQ(rootopt_create(&config, &other), ROOTOPT_OK);
+  ASSERT_EQ(rootopt_add_param(other, &pa, nullptr), ROOTOPT_OK);
+  ASSERT_EQ(rootopt_add_param(other, &pb, nullptr), ROOTOPT_OK);
+  ASSERT_EQ(rootopt_load_state(other, state.c_str()), ROOTOPT_OK) << rootopt_last_error();
+  ASSERT_EQ(rootopt_step_count(other, &steps), ROOTOPT_OK);
+  EXPECT_EQ(steps, 4);
+  EXPECT_EQ(rootopt_destroy(other), ROOTOPT_OK);
+  EXPECT_EQ(rootopt_destroy(opt), ROOTOPT_OK);
+  EXPECT_EQ(rootopt_destroy(nullptr), ROOTOPT_OK);
+}
+
+TEST_F(RuntimeCApi, ErrorsAreStatusCodesWithThreadLocalMessages) {
+  rootopt_optimizer* opt = reinterpret_cast<rootopt_optimizer*>(0x1);
+  EXPECT_EQ(rootopt_create(nullptr, &opt), ROOTOPT_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(rootopt_last_error()).find("config is NULL"), std::string::npos);
+
+  rootopt_config config;
+  rootopt_config_defaults(&config);
+  const std::string missing = path("missing_table.h5");
+  config.table_path = missing.c_str();
+  EXPECT_EQ(rootopt_create(&config, &opt), ROOTOPT_ERROR);
+  EXPECT_EQ(opt, nullptr);
+  const std::string message = rootopt_last_error();
+  EXPECT_NE(message.find("missing_table.h5"), std::string::npos) << message;
+
+  // Another thread's error does not overwrite this thread's message.
+  std::thread([] {
+    EXPECT_EQ(rootopt_step(nullptr, nullptr), ROOTOPT_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(rootopt_last_error()).find("optimizer is NULL"), std::string::npos);
+  }).join();
+  EXPECT_EQ(rootopt_last_error(), message);
+
+  const std::string table = write_table();
+  config.table_path = table.c_str();
+  config.fallback = 17;
+  EXPECT_EQ(rootopt_create(&config, &opt), ROOTOPT_ERROR);
+  EXPECT_NE(std::string(rootopt_last_error()).find("fallback has invalid value 17"),
+            std::string::npos);
+  config.fallback = ROOTOPT_FALLBACK_NEAREST;
+  config.hyperparams.momentum = 1.5f;
+  EXPECT_EQ(rootopt_create(&config, &opt), ROOTOPT_ERROR);
+  EXPECT_NE(std::string(rootopt_last_error()).find("momentum = 1.5"), std::string::npos);
+  rootopt_config_defaults(&config);
+  config.table_path = table.c_str();
+  ASSERT_EQ(rootopt_create(&config, &opt), ROOTOPT_OK);
+
+  HostParam p("w", 1, 8, 8, DType::fp32);
+  rootopt_param cp = c_param(p, "w");
+  cp.grad = nullptr;
+  EXPECT_EQ(rootopt_add_param(opt, &cp, nullptr), ROOTOPT_ERROR);
+  EXPECT_NE(std::string(rootopt_last_error()).find("grad pointer is null"), std::string::npos);
+  cp = c_param(p, nullptr);
+  EXPECT_EQ(rootopt_add_param(opt, &cp, nullptr), ROOTOPT_ERROR);
+  EXPECT_NE(std::string(rootopt_last_error()).find("name is empty"), std::string::npos);
+  cp = c_param(p, "w");
+  ASSERT_EQ(rootopt_add_param(opt, &cp, nullptr), ROOTOPT_OK);
+  EXPECT_STREQ(rootopt_last_error(), "");
+  cp.rows = 4;
+  EXPECT_EQ(rootopt_rebind(opt, 0, &cp), ROOTOPT_ERROR);
+  EXPECT_NE(std::string(rootopt_last_error()).find("differs from the registered"),
+            std::string::npos);
+  EXPECT_EQ(rootopt_rebind(opt, 0, nullptr), ROOTOPT_ERROR_INVALID_ARGUMENT);
+  rootopt_hyperparams h;
+  rootopt_hyperparams_defaults(&h);
+  h.precision = 0;  // fp64: not a runtime precision
+  EXPECT_EQ(rootopt_set_hyperparams(opt, &h), ROOTOPT_ERROR);
+  EXPECT_EQ(rootopt_load_state(opt, path("nothing.h5").c_str()), ROOTOPT_ERROR);
+  EXPECT_EQ(rootopt_save_state(opt, nullptr), ROOTOPT_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(rootopt_destroy(opt), ROOTOPT_OK);
+  EXPECT_EQ(rootopt_cuda_available(), Optimizer::cuda_available() ? 1 : 0);
+}
+
+}  // namespace
+}  // namespace rootopt::testing
