@@ -1,0 +1,22 @@
+// The audit plot (error per layer shape for each schedule), drawn by tools/plot_audit.py with
+// Debian's matplotlib. A missing Python or matplotlib is a warning, not an error.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace rootopt::audit {
+
+struct PlotParams {
+  std::string python;      // interpreter; ROOTOPT_PYTHON overrides
+  std::string json_path;   // audit.json to read
+  std::string image_path;  // audit.svg (or .png) to write
+};
+
+// Returns true when the image was written; otherwise calls `warn` with the reason.
+bool plot_audit(const PlotParams& params, const std::function<void(const std::string&)>& warn);
+
+// tools/plot_audit.py: ROOTOPT_PLOT_SCRIPT, else the source tree's, else the installed copy.
+std::string plot_script_path();
+
+}  // namespace rootopt::audit

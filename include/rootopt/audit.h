@@ -1,0 +1,126 @@
+// Audit: how precisely each weight of a model is orthogonalized by each schedule (docs/audit.md).
+// For every distinct weight of a model config and every schedule (a coefficient table's entry
+// for the weight's shape, and named built-ins) it reports two levels:
+//   spectral: the exact composed map p(s) = p_K(...p_1(s)) on sampled spectra of the shape
+//             (RMS error, max deviation, range of p(s)), plus the envelope of p over [0, 1] and
+//             the per-step minima that decide whether a schedule is safe;
+//   matrix:   real Newton-Schulz iterations in the chosen precision (bf16 by default) on
+//             matrices with those spectra, against the polar factor of an fp64 SVD. Shapes of
+//             rank above `proxy_rank` run on a proxy of the same aspect ratio, reported as such.
+// With `matrices_path`, the user's own captured matrices replace the sampled ones.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rootopt/model_config.h"
+#include "rootopt/precision.h"
+#include "rootopt/shape.h"
+
+namespace rootopt {
+
+// Envelope bound used when neither the options nor the table give one: the bound the tuner
+// enforces by default (issue 3), so "unsafe" means "outside what a tuned table may do".
+inline constexpr double kDefaultAuditEnvelopeBound = 1.3;
+
+struct AuditOptions {
+  std::string model_path;  // Hugging Face config.json (load_model_config)
+  std::string table_path;  // coefficient table; empty: built-ins only
+  std::vector<std::string> schedules = {"muon", "polar-express", "you", "root-paper"};
+  Precision precision = Precision::bf16;  // of the matrix-level Newton-Schulz runs
+  std::string matrices_path;   // user matrices (HDF5); empty: sampled spectra and matrices
+  int64_t samples = 64;        // spectra per shape (spectral level)
+  int64_t matrix_samples = 4;  // matrices per shape (matrix level), the first of those spectra
+  int64_t proxy_rank = 256;    // matrix level runs on rank <= this, same aspect ratio
+  uint64_t seed = 0;
+  int64_t steps = 0;          // built-in schedule length; 0: the table's steps, else 5
+  double envelope_bound = 0;  // 0: the table's "envelope_bound" attribute, else 1.3
+  int64_t threads = 0;        // 0: all hardware threads
+};
+
+struct SpectralAudit {
+  int64_t spectra = 0;      // how many spectra were evaluated
+  double rms = 0;           // mean over spectra of sqrt(mean_i (p(s_i) - 1)^2)
+  double max_dev = 0;       // max over spectra and i of |p(s_i) - 1|
+  double min_value = 0;     // min p(s_i) over all spectra
+  double max_value = 0;     // max p(s_i) over all spectra
+  double envelope_max = 0;  // max of p over [0, 1]
+  double envelope_min = 0;  // min of p over [0, 1]
+  double step_min = 0;      // min over steps of each step's map on its input interval
+};
+
+struct MatrixAudit {
+  Shape shape;           // shape the iterations ran on (the proxy when proxied)
+  bool proxy = false;    // true when `shape` is a reduced proxy of the weight's shape
+  int64_t matrices = 0;  // how many matrices were run
+  double rms = 0;        // mean of ||X_K - U V^T||_F / sqrt(r), U V^T from an fp64 SVD
+  double max_dev = 0;    // max |sigma_i(X_K) - 1|
+  double min_sv = 0;     // smallest singular value of any X_K
+  double max_sv = 0;     // largest singular value of any X_K
+  double exact_rms = 0;  // the same matrices' spectral prediction in fp64 (precision reference)
+};
+
+struct ScheduleAudit {
+  std::string schedule;   // "table" or a built-in name
+  std::string origin;     // where the coefficients came from, e.g. "exact", "nearest tuned ..."
+  bool fallback = false;  // the table or root-paper had nothing published for this shape
+  bool unsafe = false;    // envelope_max > bound, or a step map (or p itself) goes negative
+  // "fallback", "unsafe-envelope" (envelope_max > bound), "unsafe-negative" (p or a step < 0),
+  // "matrix-over-bound" (rounding pushed a matrix-level singular value above the bound)
+  std::vector<std::string> flags;
+  SpectralAudit spectral;
+  MatrixAudit matrix;
+};
+
+struct AuditRow {
+  ModelWeight weight;
+  bool audited = false;  // false: left to AdamW, or no user matrix matched this weight
+  std::string source;    // "sampled" | "matrices: <datasets>" | why it was not audited
+  std::vector<ScheduleAudit> results;  // one per AuditReport::schedules, same order
+};
+
+struct AuditReport {
+  std::vector<std::string> schedules;  // column order ("table" first when a table was given)
+  std::vector<AuditRow> rows;          // model weight order
+  double envelope_bound = kDefaultAuditEnvelopeBound;
+  // Ordered key/value provenance: files and their SHA-256, seed, samples, precision, version...
+  std::vector<std::pair<std::string, std::string>> provenance;
+};
+
+// Receives (finished, total) work items while the audit runs; called from the calling thread
+// or workers, serialised by the audit.
+using AuditProgress = std::function<void(int64_t finished, int64_t total)>;
+
+// Runs the audit. Throws rootopt::Error before computing anything on a bad model config, table,
+// schedule name, option or user matrix file (naming the file and dataset).
+AuditReport run_audit(const AuditOptions& options, const AuditProgress& progress = {});
+
+// The seed of everything sampled for canonical shape `key`: spectra are
+// SpectrumMixture::default_mixture().sample_many(key, audit_shape_seed(seed, key), samples).
+uint64_t audit_shape_seed(uint64_t seed, Shape key);
+// The shape matrix-level iterations run on for canonical `key`: `key` itself when its rank is at
+// most `proxy_rank`, else proxy_rank x round(cols * proxy_rank / rows) (same aspect ratio).
+Shape audit_proxy_shape(Shape key, int64_t proxy_rank);
+
+// Aligned plain-text table of the report (one line per weight and schedule).
+std::string format_audit_table(const AuditReport& report);
+std::string audit_csv(const AuditReport& report);
+std::string audit_json(const AuditReport& report);  // every number plus provenance
+
+struct AuditOutputOptions {
+  std::string directory;  // created if missing; audit.csv, audit.json, audit.svg inside
+  bool plot = true;       // run tools/plot_audit.py (skipped with a warning when unavailable)
+  std::string python = "/usr/bin/python3";  // ROOTOPT_PYTHON overrides when set
+};
+// Throws rootopt::Error when `directory` cannot be created or written (checked with a probe
+// directory next to it, removed again), so a long audit fails before it starts, not after.
+void check_audit_output_directory(const std::string& directory);
+// Writes everything into a temporary directory next to `directory`, then moves the files in:
+// on any failure nothing is left behind. Warnings (plot skipped) go to `warn`.
+void write_audit_outputs(const AuditReport& report, const AuditOutputOptions& options,
+                         const std::function<void(const std::string&)>& warn);
+
+}  // namespace rootopt
