@@ -49,7 +49,10 @@ void newton_schulz(float* x, int64_t rows, int64_t cols, const Schedule& schedul
     const auto a = static_cast<float>(schedule[k].a);
     const auto b = static_cast<float>(schedule[k].b);
     const auto c = static_cast<float>(schedule[k].c);
-    A.noalias() = X * X.transpose();
+    // A is symmetric: compute the lower triangle only (half the GEMM's flops) and mirror it.
+    A.setZero();
+    A.selfadjointView<Eigen::Lower>().rankUpdate(X);
+    A.triangularView<Eigen::StrictlyUpper>() = A.transpose();
     if (bf16) round_to_bf16_in_place(A);
     P.noalias() = A * A;
     P = c * P + b * A;
