@@ -39,7 +39,8 @@ class Backend {
   virtual void write_momentum(int64_t id, const std::vector<float>& values) = 0;
 };
 
-std::unique_ptr<Backend> make_cpu_backend();
+// `threads` >= 1 parameters are stepped in parallel (see OptimizerConfig::cpu_threads).
+std::unique_ptr<Backend> make_cpu_backend(int64_t threads = 1);
 // Throws rootopt::Error when built without CUDA or when no device is present.
 std::unique_ptr<Backend> make_cuda_backend();
 bool cuda_device_present();  // false when built without CUDA

@@ -94,6 +94,7 @@ rootopt::OptimizerConfig to_cpp(const rootopt_config& c) {
   if (c.fallback_schedule != nullptr) out.fallback.schedule_name = c.fallback_schedule;
   out.device = static_cast<rootopt::Device>(c.device);
   out.hyperparams = to_cpp(c.hyperparams);
+  out.cpu_threads = c.cpu_threads;
   if (c.warn != nullptr) {
     out.warn = [fn = c.warn, data = c.warn_user_data](const std::string& message) {
       fn(message.c_str(), data);
@@ -123,6 +124,7 @@ rootopt_status rootopt_config_defaults(rootopt_config* out) {
     out->fallback_schedule = nullptr;  // the C++ default ("polar-express")
     out->device = static_cast<int32_t>(defaults.device);
     out->hyperparams = to_c(defaults.hyperparams);
+    out->cpu_threads = static_cast<int32_t>(defaults.cpu_threads);
   });
 }
 

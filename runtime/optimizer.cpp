@@ -2,11 +2,13 @@
 // The math and the memory live in a Backend (cpu/, cuda/).
 #include "rootopt/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "backend.h"
 #include "check.h"
@@ -60,6 +62,8 @@ Optimizer::Optimizer(const OptimizerConfig& config) : impl_(std::make_unique<Imp
   Impl& d = *impl_;
   d.config = config;
   detail::validate_hyperparams(config.hyperparams);
+  ROOTOPT_CHECK(config.cpu_threads >= 0, "cpu_threads = ", config.cpu_threads,
+                " must be >= 0 (0: one per hardware thread)");
   d.hyperparams = config.hyperparams;
   if (config.table_path.empty()) {
     ROOTOPT_CHECK(config.fallback.kind != FallbackPolicy::Kind::error,
@@ -72,7 +76,9 @@ Optimizer::Optimizer(const OptimizerConfig& config) : impl_(std::make_unique<Imp
   }
   switch (config.device) {
     case Device::cpu:
-      d.backend = detail::make_cpu_backend();
+      d.backend = detail::make_cpu_backend(
+          config.cpu_threads > 0 ? config.cpu_threads
+                                 : std::max<int64_t>(1, std::thread::hardware_concurrency()));
       break;
     case Device::cuda:
       d.backend = detail::make_cuda_backend();

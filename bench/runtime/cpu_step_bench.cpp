@@ -6,6 +6,7 @@
 
 #include <Eigen/Core>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cpu/soft_threshold.h"
@@ -76,6 +77,33 @@ void BM_GemmFloor(benchmark::State& state) {
       benchmark::Counter(gemm_flops(r, c) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// A model-like set of 8 parameters of 512x1024 (fp32 Newton-Schulz), stepped by 1 or more
+// threads (parameters in parallel, each thread with its own workspace).
+void BM_CpuStepEightParams(benchmark::State& state) {
+  constexpr int64_t kParams = 8, kRows = 512, kCols = 1024;
+  rootopt::OptimizerConfig config;
+  config.warn = [](const std::string&) {};
+  config.hyperparams.lr = 1e-6f;
+  config.hyperparams.precision = rootopt::Precision::fp32;
+  config.cpu_threads = state.range(0);
+  rootopt::Optimizer opt(config);
+  std::vector<std::vector<float>> params, grads;
+  for (int64_t i = 0; i < kParams; ++i) {
+    params.push_back(random_values(kRows * kCols, uint64_t(10 + i)));
+    grads.push_back(random_values(kRows * kCols, uint64_t(20 + i)));
+    rootopt::ParamSpec spec;
+    spec.name = "w" + std::to_string(i);
+    spec.rows = kRows;
+    spec.cols = kCols;
+    spec.param = params.back().data();
+    spec.grad = grads.back().data();
+    opt.add_param(spec);
+  }
+  for (auto _ : state) opt.step();
+  state.counters["GFLOP/s"] = benchmark::Counter(double(kParams) * gemm_flops(kRows, kCols) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_Quantile(benchmark::State& state) {
   const int64_t count = state.range(0) * state.range(1);
   const std::vector<float> values = random_values(count, 4);
@@ -101,6 +129,13 @@ void shapes(benchmark::internal::Benchmark* b, bool with_precision) {
 
 BENCHMARK(BM_CpuStep)->ArgNames({"rows", "cols", "bits"})->Apply([](auto* b) { shapes(b, true); });
 BENCHMARK(BM_GemmFloor)->ArgNames({"rows", "cols"})->Apply([](auto* b) { shapes(b, false); });
+BENCHMARK(BM_CpuStepEightParams)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(8)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
 BENCHMARK(BM_Quantile)->ArgNames({"rows", "cols"})->Apply([](auto* b) { shapes(b, false); });
 
 }  // namespace

@@ -46,8 +46,13 @@ struct OptimizerConfig {
   FallbackPolicy fallback;   // for shapes the table lacks (one warning per shape)
   Device device = Device::cpu;
   Hyperparams hyperparams;
-  // Receives warnings (fallback shapes, skipped parameters). Default: print to stderr.
+  // Receives warnings: fallback shapes (once per shape) and, on the CPU backend, parameters a
+  // step skipped (on CUDA read last_report(), which synchronises). Default: print to stderr.
   std::function<void(const std::string&)> warn;
+  // CPU backend: parameters are stepped in parallel by this many threads (0: one per hardware
+  // thread). Each thread holds a workspace for the largest parameter (~3 rows*cols floats).
+  // Results are bit-identical for any value: a parameter's arithmetic never depends on it.
+  int64_t cpu_threads = 1;
 };
 
 // One parameter: `batch` matrices of rows x cols, stored contiguously row-major (a 2-D weight is

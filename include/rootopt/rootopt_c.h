@@ -72,6 +72,7 @@ typedef struct rootopt_config {
   rootopt_hyperparams hyperparams;
   rootopt_warn_fn warn; /* NULL: warnings go to stderr */
   void* warn_user_data;
+  int32_t cpu_threads; /* CPU backend: parameters stepped in parallel (0: all hardware threads) */
 } rootopt_config;
 
 /* One parameter: batch matrices of rows x cols, row-major, contiguous (see optimizer.h). */

@@ -1,7 +1,11 @@
-// The CPU backend: the five ROOT steps per matrix, in fp32 with Eigen GEMMs, one parameter after
-// the other (so results do not depend on thread scheduling: the step is deterministic).
+// The CPU backend: the five ROOT steps per matrix, in fp32 with Eigen GEMMs. Parameters may be
+// stepped in parallel, one parameter per thread at a time, each thread with its own workspace:
+// a parameter's arithmetic is the same whichever thread runs it, so the step is deterministic.
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "backend.h"
@@ -21,21 +25,62 @@ struct CpuParam {
   float* momentum = nullptr;
 };
 
+// What one thread needs to step any registered parameter, sized for the largest.
+struct Workspace {
+  std::vector<float> direction;  // U, then B, X0 ... X_K, in the Newton-Schulz orientation
+  std::vector<float> scratch;    // |U| for the quantile selection
+  cpu::NewtonSchulzWorkspace newton_schulz;
+
+  void reserve(const ParamSpec& spec) {
+    const auto matrix = static_cast<size_t>(spec.rows * spec.cols);
+    if (direction.size() < matrix) direction.resize(matrix);
+    if (scratch.size() < matrix) scratch.resize(matrix);
+    newton_schulz.reserve(std::min(spec.rows, spec.cols), std::max(spec.rows, spec.cols));
+  }
+};
+
+int64_t element_count(const ParamSpec& spec) { return spec.batch * spec.rows * spec.cols; }
+
+// The five steps for every matrix of one parameter; false (nothing written) when the new
+// momentum or direction would not be finite.
+bool step_param(CpuParam& param, const Hyperparams& h, Workspace& ws) {
+  const ParamSpec& spec = param.entry.spec;
+  if (!cpu::momentum_step_is_finite(spec.grad, spec.dtype, param.momentum, element_count(spec),
+                                    h.momentum, h.nesterov)) {
+    return false;
+  }
+  const UpdateCoefficients coefficients = update_coefficients(h, spec.rows, spec.cols);
+  for (int64_t b = 0; b < spec.batch; ++b) {
+    const cpu::MatrixView view{b * spec.rows * spec.cols, spec.rows, spec.cols};
+    float* u = ws.direction.data();
+    cpu::apply_momentum_step(view, spec.grad, spec.dtype, param.momentum, h.momentum, h.nesterov,
+                             u);
+    const float eps = cpu::threshold_epsilon(u, view.size(), h, ws.scratch.data());
+    cpu::clamp_in_place(u, view.size(), eps);
+    cpu::normalize_frobenius(u, view.size());
+    cpu::newton_schulz(u, view.ns_rows(), view.ns_cols(), param.entry.schedule, h.precision,
+                       ws.newton_schulz);
+    cpu::apply_update(view, spec.param, spec.dtype, u, coefficients);
+  }
+  return true;
+}
+
 class CpuBackend final : public Backend {
  public:
+  explicit CpuBackend(int64_t threads) : workspaces_(size_t(threads)) {
+    ROOTOPT_CHECK(threads >= 1, "CPU backend needs at least one thread, got ", threads);
+  }
+
   void add(int64_t id, const ParamEntry& entry) override {
     ROOTOPT_CHECK(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
                   id, " after ", params_.size(), " parameters");
-    const ParamSpec& spec = entry.spec;
-    const int64_t matrix = spec.rows * spec.cols;
     // Workspace first: if an allocation fails, nothing is registered.
-    if (static_cast<int64_t>(direction_.size()) < matrix) direction_.resize(size_t(matrix));
-    if (static_cast<int64_t>(scratch_.size()) < matrix) scratch_.resize(size_t(matrix));
-    newton_schulz_.reserve(std::min(spec.rows, spec.cols), std::max(spec.rows, spec.cols));
+    for (Workspace& ws : workspaces_) ws.reserve(entry.spec);
     auto param = std::make_unique<CpuParam>();
     param->entry = entry;
-    bind_momentum(*param, spec.momentum);
+    bind_momentum(*param, entry.spec.momentum);
     params_.push_back(std::move(param));
+    stepped_.reserve(params_.size());
   }
 
   void rebind(int64_t id, const ParamSpec& spec) override {
@@ -49,9 +94,18 @@ class CpuBackend final : public Backend {
   }
 
   void step(const Hyperparams& hyperparams, void* /*stream*/) override {
+    stepped_.assign(params_.size(), 0);
+    const size_t threads = std::min(workspaces_.size(), params_.size());
+    if (threads <= 1) {
+      for (size_t id = 0; id < params_.size(); ++id) {
+        stepped_[id] = step_param(*params_[id], hyperparams, workspaces_[0]);
+      }
+    } else {
+      step_in_parallel(hyperparams, threads);
+    }
     skipped_.clear();
     for (size_t id = 0; id < params_.size(); ++id) {
-      if (!step_param(*params_[id], hyperparams)) skipped_.push_back(int64_t(id));
+      if (!stepped_[id]) skipped_.push_back(int64_t(id));
     }
   }
 
@@ -71,8 +125,6 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  static int64_t element_count(const ParamSpec& spec) { return spec.batch * spec.rows * spec.cols; }
-
   static void bind_momentum(CpuParam& param, float* caller_buffer) {
     if (caller_buffer != nullptr) {
       param.owned_momentum.clear();
@@ -84,40 +136,39 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // The five steps for every matrix of one parameter; false (nothing written) when the new
-  // momentum or direction would not be finite.
-  bool step_param(CpuParam& param, const Hyperparams& h) {
-    const ParamSpec& spec = param.entry.spec;
-    if (!cpu::momentum_step_is_finite(spec.grad, spec.dtype, param.momentum, element_count(spec),
-                                      h.momentum, h.nesterov)) {
-      return false;
+  // Threads take the next parameter from a shared counter. An exception is kept per parameter
+  // and the first one in parameter order is rethrown after all threads joined.
+  void step_in_parallel(const Hyperparams& hyperparams, size_t threads) {
+    std::atomic<size_t> next{0};
+    std::vector<std::exception_ptr> errors(params_.size());
+    const auto work = [&](Workspace& ws) {
+      for (size_t id = next++; id < params_.size(); id = next++) {
+        try {
+          stepped_[id] = step_param(*params_[id], hyperparams, ws);
+        } catch (...) {
+          errors[id] = std::current_exception();
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(workspaces_[t]));
+    work(workspaces_[0]);
+    for (std::thread& thread : pool) thread.join();
+    for (const std::exception_ptr& error : errors) {
+      if (error) std::rethrow_exception(error);
     }
-    const UpdateCoefficients coefficients = update_coefficients(h, spec.rows, spec.cols);
-    for (int64_t b = 0; b < spec.batch; ++b) {
-      const cpu::MatrixView view{b * spec.rows * spec.cols, spec.rows, spec.cols};
-      float* u = direction_.data();
-      cpu::apply_momentum_step(view, spec.grad, spec.dtype, param.momentum, h.momentum, h.nesterov,
-                               u);
-      const float eps = cpu::threshold_epsilon(u, view.size(), h, scratch_.data());
-      cpu::clamp_in_place(u, view.size(), eps);
-      cpu::normalize_frobenius(u, view.size());
-      cpu::newton_schulz(u, view.ns_rows(), view.ns_cols(), param.entry.schedule, h.precision,
-                         newton_schulz_);
-      cpu::apply_update(view, spec.param, spec.dtype, u, coefficients);
-    }
-    return true;
   }
 
   std::vector<std::unique_ptr<CpuParam>> params_;
+  std::vector<Workspace> workspaces_;  // one per thread
+  std::vector<char> stepped_;          // per parameter: 1 updated, 0 skipped (last step)
   std::vector<int64_t> skipped_;
-  // Shared by all parameters (processed one at a time), sized for the largest.
-  std::vector<float> direction_;
-  std::vector<float> scratch_;
-  cpu::NewtonSchulzWorkspace newton_schulz_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend(int64_t threads) {
+  return std::make_unique<CpuBackend>(threads);
+}
 
 }  // namespace rootopt::detail

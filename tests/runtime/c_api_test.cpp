@@ -43,6 +43,8 @@ TEST_F(RuntimeCApi, RoundTripMatchesCppApiBitForBit) {
   config.warn_user_data = &c_warnings;
   config.hyperparams.lr = 0.02f;
   config.hyperparams.precision = ROOTOPT_PRECISION_FP32;
+  EXPECT_EQ(config.cpu_threads, 1);
+  config.cpu_threads = 2;  // bit-identical to the single-threaded C++ optimizer below
   rootopt_optimizer* opt = nullptr;
   ASSERT_EQ(rootopt_create(&config, &opt), ROOTOPT_OK) << rootopt_last_error();
 

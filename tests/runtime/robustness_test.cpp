@@ -136,32 +136,50 @@ TEST_F(RuntimeRobustness, Bf16ParameterMatchesReferenceWithinOneUlp) {
   EXPECT_GT(moved, got.size() * 9 / 10);
 }
 
-TEST_F(RuntimeRobustness, StepIsDeterministic) {
+// Same inputs, same bits: across runs, and across CPU thread counts (parameters are stepped in
+// parallel, each by one thread with its own workspace). One parameter is skipped on step 2.
+TEST_F(RuntimeRobustness, StepIsDeterministicForAnyThreadCount) {
   for (const Precision precision : {Precision::fp32, Precision::bf16}) {
-    std::vector<std::vector<uint8_t>> results;
+    std::vector<std::vector<std::vector<uint8_t>>> weights;
     std::vector<std::vector<float>> momenta;
-    for (int run = 0; run < 2; ++run) {
+    for (const int64_t threads : {1, 1, 3, 0}) {
       OptimizerConfig c = config(write_table());
       c.hyperparams.precision = precision;
+      c.cpu_threads = threads;
       Optimizer opt(c);
       std::mt19937_64 rng(31);
-      HostParam p("w", 2, 300, 7, DType::fp32), q("v", 1, 100, 257, DType::bf16);
-      p.set_theta(0, random_matrix(300, 7, rng, 0.1));
-      q.set_theta(0, random_matrix(100, 257, rng, 0.1));
-      opt.add_param(p.spec());
-      const int64_t iq = opt.add_param(q.spec());
-      for (int k = 0; k < 3; ++k) {
-        for (int64_t b = 0; b < 2; ++b) p.set_grad(b, random_gradient(300, 7, rng));
-        q.set_grad(0, random_gradient(100, 257, rng));
-        opt.step();
+      std::vector<HostParam> params = {{"p", 2, 300, 7, DType::fp32},
+                                       {"q", 1, 100, 257, DType::bf16},
+                                       {"r", 1, 64, 64, DType::fp32},
+                                       {"s", 3, 20, 33, DType::fp32}};
+      for (HostParam& p : params) {
+        const Eigen::MatrixXd t = p.theta(0);
+        for (int64_t b = 0; b < p.batch(); ++b) {
+          p.set_theta(b, random_matrix(t.rows(), t.cols(), rng, 0.1));
+        }
+        opt.add_param(p.spec());
       }
-      results.push_back(p.theta_bytes());
-      results.push_back(q.theta_bytes());
-      momenta.push_back(opt.momentum(iq));
+      for (int k = 0; k < 3; ++k) {
+        for (HostParam& p : params) {
+          const Eigen::MatrixXd g = p.grad(0);
+          for (int64_t b = 0; b < p.batch(); ++b) {
+            p.set_grad(b, random_gradient(g.rows(), g.cols(), rng));
+          }
+        }
+        if (k == 1) params[2].set_grad_element(7, std::nanf(""));
+        opt.step();
+        if (k == 1) {
+          EXPECT_EQ(opt.last_report().skipped, std::vector<std::string>{"r"});
+        }
+      }
+      weights.emplace_back();
+      for (const HostParam& p : params) weights.back().push_back(p.theta_bytes());
+      momenta.push_back(opt.momentum(1));
     }
-    EXPECT_EQ(results[0], results[2]);
-    EXPECT_EQ(results[1], results[3]);
-    EXPECT_EQ(momenta[0], momenta[1]);
+    for (size_t run = 1; run < weights.size(); ++run) {
+      EXPECT_EQ(weights[run], weights[0]) << "run " << run;
+      EXPECT_EQ(momenta[run], momenta[0]) << "run " << run;
+    }
   }
 }
 
@@ -283,6 +301,9 @@ TEST_F(RuntimeRobustness, BadTableAndDeviceAreClearErrors) {
   OptimizerConfig c = config("");
   c.fallback.kind = FallbackPolicy::Kind::error;
   expect_error([&] { Optimizer opt(c); }, "no coefficient table given");
+  OptimizerConfig threads = config(write_table());
+  threads.cpu_threads = -2;
+  expect_error([&] { Optimizer opt(threads); }, "cpu_threads = -2 must be >= 0");
   if (!Optimizer::cuda_available()) {
     OptimizerConfig cuda = config(write_table());
     cuda.device = Device::cuda;
