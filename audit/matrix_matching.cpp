@@ -56,16 +56,18 @@ std::vector<int64_t> match_dataset(const NamedMatrix& m, const ModelConfig& mode
                                    const std::string& path) {
   const Shape shape{int64_t(m.values.rows()), int64_t(m.values.cols())};
   const std::string where = "dataset '" + m.name + "' (" + to_string(shape) + ") in " + path;
-  std::vector<int64_t> by_name, by_shape;
+  std::vector<int64_t> by_name, by_shape, by_key;
   for (size_t w = 0; w < model.weights.size(); ++w) {
     const ModelWeight& weight = model.weights[w];
     if (dataset_matches_pattern(m.name, weight.pattern)) by_name.push_back(int64_t(w));
-    if (!weight.adamw && weight.key() == shape.canonical()) by_shape.push_back(int64_t(w));
+    if (weight.adamw) continue;
+    if (weight.shape == shape) by_shape.push_back(int64_t(w));
+    if (weight.key() == shape.canonical()) by_key.push_back(int64_t(w));
   }
   if (by_name.empty()) {
-    ROOTOPT_CHECK(!by_shape.empty(), where, " matches no layer of model '", model.name,
+    ROOTOPT_CHECK(!by_key.empty(), where, " matches no layer of model '", model.name,
                   "' by name or by shape (see `rootopt shapes`)");
-    return by_shape;
+    return by_shape.empty() ? by_key : by_shape;
   }
   std::vector<int64_t> fitting;
   std::string expected;

@@ -7,7 +7,8 @@
 //     in the pattern matching any one segment: "layers.3.mlp.down_proj" and "down_proj" both
 //     match "model.layers.*.mlp.down_proj". Among name matches, those whose canonical shape equals
 //     the dataset's are kept; a name match with no such shape is an error.
-//  2. else by shape: every audited weight with the dataset's canonical shape.
+//  2. else by shape: every audited weight stored with the dataset's shape, or when there is none,
+//     every audited weight with its canonical (transposed) shape.
 // A dataset that matches nothing, matches several weights of different names by name alone, or
 // matches a weight left to AdamW, is an error naming the dataset; so are datasets that are not
 // 2-D, not floating point, or hold non-finite values.
