@@ -243,14 +243,7 @@ void CoefficientTable::save(const std::string& path) const {
 CoefficientTable CoefficientTable::load(const std::string& path) {
   h5::Id file = h5::open_file(path);
 
-  ROOTOPT_CHECK(h5::has_attribute(file, "format"), path,
-                ": not a rootopt coefficient table (no root attribute 'format')");
-  const std::string format = h5::read_string_attribute(file, "format", path);
-  ROOTOPT_CHECK(format == kTableFormat, path, ": format is '", format, "', expected '",
-                kTableFormat, "'");
-  const int64_t version = h5::read_int_attribute(file, "format_version", path);
-  ROOTOPT_CHECK(version == kTableFormatVersion, path, ": unknown format_version ", version,
-                " (this rootopt reads version ", kTableFormatVersion, ")");
+  h5::check_format(file, path, {kTableFormat, kTableFormatVersion, "rootopt coefficient table"});
   const int64_t steps = h5::read_int_attribute(file, "steps", path);
   ROOTOPT_CHECK(steps > 0, path, ": attribute 'steps' = ", steps, " is not a valid step count");
 

@@ -140,6 +140,22 @@ void check_single_value(hid_t attribute, const std::string& name, const std::str
                 " values, expected one");
 }
 
+// One integer (or, with `accept_float`, integer or float) scalar attribute.
+template <typename T>
+T read_number_attribute(hid_t obj, const std::string& name, const std::string& file,
+                        hid_t memory_type, bool accept_float) {
+  SilenceErrors quiet;
+  Id attribute = open_attribute(obj, name, file);
+  const H5T_class_t cls = attribute_class(attribute, name, file);
+  ROOTOPT_CHECK(cls == H5T_INTEGER || (accept_float && cls == H5T_FLOAT), file, ": attribute '",
+                name, "' is not ", accept_float ? "a number" : "an integer");
+  check_single_value(attribute, name, file);
+  T value{};
+  ROOTOPT_H5_CHECK(H5Aread(attribute, memory_type, &value), file, ": reading attribute '", name,
+                   "' (", error_stack(), ")");
+  return value;
+}
+
 herr_t collect_attribute_name(hid_t, const char* name, const H5A_info_t*, void* out) {
   static_cast<std::vector<std::string>*>(out)->push_back(name);
   return 0;
@@ -186,6 +202,7 @@ Id create_file(const std::string& path) {
 }
 
 bool exists(hid_t loc, const std::string& name) {
+  if (name.empty()) return false;
   SilenceErrors quiet;
   // H5Lexists needs every intermediate group to exist, so walk the path one link at a time.
   std::string prefix;
@@ -334,28 +351,22 @@ std::string read_string_attribute(hid_t obj, const std::string& name, const std:
 }
 
 int64_t read_int_attribute(hid_t obj, const std::string& name, const std::string& file) {
-  SilenceErrors quiet;
-  Id attribute = open_attribute(obj, name, file);
-  ROOTOPT_CHECK(attribute_class(attribute, name, file) == H5T_INTEGER, file, ": attribute '", name,
-                "' is not an integer");
-  check_single_value(attribute, name, file);
-  int64_t value = 0;
-  ROOTOPT_H5_CHECK(H5Aread(attribute, H5T_NATIVE_INT64, &value), file, ": reading attribute '",
-                   name, "'");
-  return value;
+  return read_number_attribute<int64_t>(obj, name, file, H5T_NATIVE_INT64, false);
 }
 
 double read_double_attribute(hid_t obj, const std::string& name, const std::string& file) {
-  SilenceErrors quiet;
-  Id attribute = open_attribute(obj, name, file);
-  const H5T_class_t cls = attribute_class(attribute, name, file);
-  ROOTOPT_CHECK(cls == H5T_FLOAT || cls == H5T_INTEGER, file, ": attribute '", name,
-                "' is not a number");
-  check_single_value(attribute, name, file);
-  double value = 0;
-  ROOTOPT_H5_CHECK(H5Aread(attribute, H5T_NATIVE_DOUBLE, &value), file, ": reading attribute '",
-                   name, "'");
-  return value;
+  return read_number_attribute<double>(obj, name, file, H5T_NATIVE_DOUBLE, true);
+}
+
+void check_format(hid_t file, const std::string& path, const FileFormat& expected) {
+  ROOTOPT_CHECK(has_attribute(file, "format"), path, ": not a ", expected.description,
+                " (no root attribute 'format')");
+  const std::string format = read_string_attribute(file, "format", path);
+  ROOTOPT_CHECK(format == expected.format, path, ": format is '", format, "', expected '",
+                expected.format, "' (not a ", expected.description, ")");
+  const int64_t version = read_int_attribute(file, "format_version", path);
+  ROOTOPT_CHECK(version == expected.version, path, ": unknown format_version ", version,
+                " (this rootopt reads version ", expected.version, ")");
 }
 
 std::vector<std::string> attribute_names(hid_t obj) {

@@ -90,6 +90,15 @@ int64_t read_int_attribute(hid_t obj, const std::string& name, const std::string
 double read_double_attribute(hid_t obj, const std::string& name, const std::string& file);
 std::vector<std::string> attribute_names(hid_t obj);
 
+// The root attributes `format` (string) and `format_version` (integer) every rootopt file
+// carries. check_format throws, naming `path`, when either is missing or differs.
+struct FileFormat {
+  std::string format;       // e.g. "rootopt.coefficients"
+  int64_t version = 1;      // the one version this build reads
+  std::string description;  // e.g. "rootopt coefficient table", for messages
+};
+void check_format(hid_t file, const std::string& path, const FileFormat& expected);
+
 // Paths of every dataset below `loc` (recursive, "/"-joined, leading "/").
 std::vector<std::string> list_datasets(hid_t loc);
 

@@ -70,6 +70,7 @@ TEST_F(H5Test, ExistsAndListDatasetsRecursive) {
   EXPECT_FALSE(h5::exists(file, "missing"));
   EXPECT_FALSE(h5::exists(file, "missing/deeper/still"));
   EXPECT_FALSE(h5::exists(file, "g/nope"));
+  EXPECT_FALSE(h5::exists(file, ""));
   auto names = h5::list_datasets(file);
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"/g/h/deep", "/g/mid", "/top"}));
@@ -103,6 +104,31 @@ TEST_F(H5Test, AttributesRoundTripAndReplace) {
                {"a.h5", "'count'", "not a string"});
   expect_error([&] { h5::read_int_attribute(file, "nope", "a.h5"); },
                {"a.h5", "missing attribute 'nope'"});
+}
+
+TEST_F(H5Test, CheckFormatNamesTheFileAndTheMismatch) {
+  const h5::FileFormat state{"rootopt.state", 2, "rootopt state file"};
+  {
+    h5::Id file = h5::create_file(path("good.h5"));
+    h5::write_attribute(file, "format", std::string("rootopt.state"));
+    h5::write_attribute(file, "format_version", int64_t{2});
+  }
+  h5::Id good = h5::open_file(path("good.h5"));
+  h5::check_format(good, "good.h5", state);
+  expect_error(
+      [&] {
+        h5::check_format(good, "good.h5", {"rootopt.other", 2, "other file"});
+      },
+      {"good.h5", "'rootopt.state'", "expected 'rootopt.other'", "not a other file"});
+  expect_error(
+      [&] {
+        h5::check_format(good, "good.h5", {"rootopt.state", 3, "state"});
+      },
+      {"good.h5", "unknown format_version 2", "version 3"});
+  { h5::Id file = h5::create_file(path("bare.h5")); }
+  h5::Id bare = h5::open_file(path("bare.h5"));
+  expect_error([&] { h5::check_format(bare, "bare.h5", state); },
+               {"bare.h5", "not a rootopt state file", "no root attribute 'format'"});
 }
 
 // Fixed-length strings (as written by h5py's np.bytes_ or other tools) read back too.
