@@ -1,8 +1,176 @@
-// placeholder: implemented in a following commit
+// rootopt eval --schedule NAME | --table T --shape MxN: how far a schedule's output is from the
+// polar factor on sampled momentum spectra. Spectral level (exact arithmetic, many samples) and
+// matrix level (real Newton-Schulz in the chosen precision against an fp64 SVD, a few matrices).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <vector>
+
 #include "commands.h"
+#include "rootopt/coefficient_table.h"
+#include "rootopt/error.h"
+#include "rootopt/matrix_reference.h"
+#include "rootopt/spectrum_family.h"
 
 namespace rootopt::cli {
+namespace {
 
-void add_eval_command(CLI::App& app) { app.add_subcommand("eval", "(not implemented yet)"); }
+struct EvalOptions {
+  std::string schedule;
+  std::string table;
+  std::string shape;
+  std::string family = "default";
+  int64_t samples = 256;
+  int64_t matrices = 3;
+  int64_t max_matrix_dim = 1024;
+  uint64_t seed = 0;
+  std::string precision = "bf16";
+  int64_t steps = 5;
+  bool steps_given = false;
+};
+
+// The schedule to evaluate and a line saying where it came from.
+std::pair<Schedule, std::string> resolve_schedule(const EvalOptions& o, Shape shape) {
+  if (!o.table.empty()) {
+    const CoefficientTable table = CoefficientTable::load(o.table);
+    const ScheduleLookup lookup = table.lookup(shape);
+    if (o.steps_given && o.steps != lookup.schedule.size())
+      throw Error(fmt::format("--steps {} given, but table {} holds {}-step schedules", o.steps,
+                              o.table, lookup.schedule.size()));
+    return {lookup.schedule, fmt::format("table {}: {}", o.table, lookup.description())};
+  }
+  const Schedule schedule = builtin_schedule(o.schedule, shape, o.steps);
+  const bool published = builtin_is_published_for(o.schedule, shape);
+  return {schedule, fmt::format("built-in '{}'{}", o.schedule,
+                                published ? ""
+                                          : " (no published coefficients for this shape: "
+                                            "Muon's triple)")};
+}
+
+SpectrumMixture resolve_mixture(const std::string& family) {
+  return family == "default" ? SpectrumMixture::default_mixture() : SpectrumMixture::parse(family);
+}
+
+void print_schedule(const Schedule& schedule) {
+  for (int64_t k = 0; k < schedule.size(); ++k)
+    fmt::print("  step {}: a = {}  b = {}  c = {}\n", k + 1, schedule[k].a,
+               schedule[k].b, schedule[k].c);
+}
+
+void print_spectral(const Schedule& schedule, const std::vector<Spectrum>& spectra) {
+  double sum_rms = 0, worst_rms = 0, max_dev = 0, lo = 1e300, hi = -1e300;
+  for (const Spectrum& s : spectra) {
+    const SpectralError e = spectral_error(schedule, s);
+    sum_rms += e.rms, worst_rms = std::max(worst_rms, e.rms),
+                      max_dev = std::max(max_dev, e.max_dev);
+    lo = std::min(lo, e.min_value), hi = std::max(hi, e.max_value);
+  }
+  const Envelope env = envelope(schedule);
+  const std::vector<double> minima = step_minima(schedule);
+  fmt::print("\nspectral level ({} sampled spectra, exact arithmetic):\n", spectra.size());
+  fmt::print("  mean RMS deviation  {:.5f}   (||X_K - UV^T||_F / sqrt(r))\n",
+             sum_rms / double(spectra.size()));
+  fmt::print("  worst RMS deviation {:.5f}\n  max |p(s) - 1|      {:.5f}\n", worst_rms, max_dev);
+  fmt::print("  range of p(s)       [{:.5f}, {:.5f}]\n", lo, hi);
+  fmt::print("  envelope on [0, 1]  max {:.5f} at s = {:.5f}, min {:.5f} at s = {:.5f}\n",
+             env.max_value, env.argmax, env.min_value, env.argmin);
+  std::string text;
+  for (double m : minima) text += fmt::format(" {:.4f}", m);
+  fmt::print("  per-step minima    {}\n", text);
+}
+
+// Same aspect ratio, largest dimension at most max_dim: the matrix-level check stays affordable.
+Shape proxy_shape(Shape shape, int64_t max_dim) {
+  const int64_t largest = std::max(shape.rows, shape.cols);
+  if (largest <= max_dim) return shape;
+  const double f = double(max_dim) / double(largest);
+  return {std::max<int64_t>(1, std::llround(shape.rows * f)),
+          std::max<int64_t>(1, std::llround(shape.cols * f))};
+}
+
+void print_matrix_level(const EvalOptions& o, const Schedule& schedule,
+                        const SpectrumMixture& mixture, Shape shape, Precision precision) {
+  const Shape proxy = proxy_shape(shape, o.max_matrix_dim);
+  fmt::print("\nmatrix level ({} matrices, Newton-Schulz in {} vs fp64 SVD polar factor{}):\n",
+             o.matrices, to_string(precision),
+             proxy == shape ? ""
+                            : fmt::format("; proxy shape {} with the aspect ratio of {}",
+                                          to_string(proxy), to_string(shape)));
+  const auto solver = make_best_polar_solver();
+  fmt::print("  {:>3}  {:>12}  {:>12}  {:>12}  {:>10}  {:>10}\n", "#",
+             "RMS (" + to_string(precision) + ")", "RMS (fp64)", "predicted", "min sv", "max sv");
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < o.matrices; ++i) {
+    const Spectrum s = mixture.sample(proxy, o.seed + 1, i);
+    const Eigen::MatrixXd b = matrix_with_spectrum(proxy, s, o.seed + 1000 + uint64_t(i));
+    const PolarFactor reference = solver->polar(b);
+    const MatrixError e = matrix_error(newton_schulz(b, schedule, precision), reference);
+    const MatrixError e64 = matrix_error(newton_schulz(b, schedule, Precision::fp64), reference);
+    fmt::print("  {:>3}  {:>12.6f}  {:>12.6f}  {:>12.6f}  {:>10.5f}  {:>10.5f}\n", i + 1, e.rms,
+               e64.rms, spectral_error(schedule, s).rms, e.min_sv, e.max_sv);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "\rmatrix %lld/%lld, %.1f s elapsed, ETA %.1f s   ", (long long)(i + 1),
+                 (long long)o.matrices, elapsed,
+                 elapsed / double(i + 1) * double(o.matrices - i - 1));
+  }
+  if (o.matrices > 0) std::fprintf(stderr, "\n");
+  fmt::print("  (SVD by {}; 'predicted' is the spectral RMS of the same spectrum)\n",
+             solver->name());
+}
+
+void run_eval(const EvalOptions& o) {
+  const Shape shape = parse_shape(o.shape);
+  if (o.samples < 1) throw Error("--samples must be at least 1");
+  if (o.steps < 1) throw Error("--steps must be at least 1");
+  if (o.matrices < 0 || o.max_matrix_dim < 1)
+    throw Error("--matrices must be >= 0 and --max-matrix-dim >= 1");
+  const Precision precision = parse_precision(o.precision);
+  const auto [schedule, origin] = resolve_schedule(o, shape);
+  const SpectrumMixture mixture = resolve_mixture(o.family);
+  fmt::print("shape:     {} (rank {})\nschedule:  {}, {} steps\n", to_string(shape), shape.rank(),
+             origin, schedule.size());
+  print_schedule(schedule);
+  fmt::print("spectra:   {}\nseed:      {}\n", mixture.describe(), o.seed);
+  print_spectral(schedule, mixture.sample_many(shape, o.seed, o.samples));
+  print_matrix_level(o, schedule, mixture, shape, precision);
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto options = std::make_shared<EvalOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Error of a Newton-Schulz schedule on sampled spectra, spectral and matrix level");
+  auto* source = cmd->add_option_group("schedule source");
+  source->add_option("--schedule", options->schedule,
+                     "built-in schedule: muon, polar-express, you, root-paper");
+  source->add_option("--table", options->table, "coefficient table (.h5); the shape is looked up");
+  source->require_option(1);
+  cmd->add_option("--shape", options->shape, "matrix shape MxN, e.g. 1024x4096")->required();
+  cmd->add_option("--family", options->family,
+                  "spectrum family or mixture, e.g. 'captured', 'power-law*2,low-rank', "
+                  "'captured:set=heldout' (default: the default mixture)")
+      ->capture_default_str();
+  cmd->add_option("--samples", options->samples, "spectra for the spectral level")
+      ->capture_default_str();
+  cmd->add_option("--matrices", options->matrices, "matrices for the matrix level")
+      ->capture_default_str();
+  cmd->add_option("--max-matrix-dim", options->max_matrix_dim,
+                  "larger shapes use a proxy with the same aspect ratio")
+      ->capture_default_str();
+  cmd->add_option("--seed", options->seed, "sampling seed")->capture_default_str();
+  cmd->add_option("--precision", options->precision, "matrix-level arithmetic: fp64, fp32, bf16")
+      ->capture_default_str();
+  auto* steps = cmd->add_option("--steps", options->steps, "steps of a built-in schedule")
+                    ->capture_default_str();
+  cmd->callback([options, steps]() {
+    options->steps_given = steps->count() > 0;
+    run_eval(*options);
+  });
+}
 
 }  // namespace rootopt::cli

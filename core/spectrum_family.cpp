@@ -12,16 +12,32 @@
 
 namespace rootopt {
 
-std::string SpectrumFamily::spec() const {
+namespace {
+
+// Shortest decimal text that reads back to exactly `value` (so a spec round-trips).
+std::string exact_text(double value) {
+  for (int digits = 6; digits < 17; ++digits) {
+    std::ostringstream out;
+    out.precision(digits);
+    out << value;
+    if (std::stod(out.str()) == value) return out.str();
+  }
   std::ostringstream out;
   out.precision(17);
-  out << name();
+  out << value;
+  return out.str();
+}
+
+}  // namespace
+
+std::string SpectrumFamily::spec() const {
+  std::string text = name();
   const char* separator = ":";
   for (const auto& [key, value] : params()) {
-    out << separator << key << "=" << value;
+    text += separator + key + "=" + exact_text(value);
     separator = ",";
   }
-  return out.str();
+  return text;
 }
 
 std::vector<std::string> family_names() {
