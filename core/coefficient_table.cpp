@@ -67,12 +67,7 @@ std::string extents_text(const std::vector<hsize_t>& extents) {
 // Provenance attribute as text: strings as stored, numbers (e.g. a seed written by h5py)
 // printed exactly.
 std::string attribute_text(hid_t file, const std::string& name, const std::string& path) {
-  h5::SilenceErrors quiet;
-  h5::Id attribute(ROOTOPT_H5_CHECK(H5Aopen(file, name.c_str(), H5P_DEFAULT), path,
-                                    ": cannot open attribute '", name, "'"),
-                   H5Aclose);
-  h5::Id type(ROOTOPT_H5_CHECK(H5Aget_type(attribute), path, ": attribute '", name, "'"), H5Tclose);
-  switch (H5Tget_class(type)) {
+  switch (h5::attribute_type_class(file, name, path)) {
     case H5T_STRING:
       return h5::read_string_attribute(file, name, path);
     case H5T_INTEGER:

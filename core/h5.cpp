@@ -319,6 +319,12 @@ bool has_attribute(hid_t obj, const std::string& name) {
   return ROOTOPT_H5_CHECK(H5Aexists(obj, name.c_str()), "looking up attribute ", name) > 0;
 }
 
+H5T_class_t attribute_type_class(hid_t obj, const std::string& name, const std::string& file) {
+  SilenceErrors quiet;
+  Id attribute = open_attribute(obj, name, file);
+  return attribute_class(attribute, name, file);
+}
+
 std::string read_string_attribute(hid_t obj, const std::string& name, const std::string& file) {
   SilenceErrors quiet;
   Id attribute = open_attribute(obj, name, file);

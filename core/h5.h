@@ -85,6 +85,8 @@ void write_attribute(hid_t obj, const std::string& name, const std::string& valu
 void write_attribute(hid_t obj, const std::string& name, int64_t value);
 void write_attribute(hid_t obj, const std::string& name, double value);
 bool has_attribute(hid_t obj, const std::string& name);
+// Class of a stored attribute's type (H5T_STRING, H5T_INTEGER, H5T_FLOAT, ...).
+H5T_class_t attribute_type_class(hid_t obj, const std::string& name, const std::string& file);
 std::string read_string_attribute(hid_t obj, const std::string& name, const std::string& file);
 int64_t read_int_attribute(hid_t obj, const std::string& name, const std::string& file);
 double read_double_attribute(hid_t obj, const std::string& name, const std::string& file);

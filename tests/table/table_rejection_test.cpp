@@ -302,4 +302,26 @@ TEST_F(TableRejectionTest, NestedMetric) {
       {"metrics/group/x", "nested"});
 }
 
+TEST_F(TableRejectionTest, MetricsIsNotAGroup) {
+  expect_rejected(
+      [](hid_t f) {
+        remove_link(f, "metrics");
+        const double v[3] = {1, 2, 3};
+        h5::write_doubles(f, "metrics", {3}, v);
+      },
+      {"'/metrics' is not a group"});
+}
+
+TEST_F(TableRejectionTest, ProvenanceOfUnsupportedType) {
+  expect_rejected(
+      [](hid_t f) {
+        h5::Id space(H5Screate(H5S_SCALAR), H5Sclose);
+        h5::Id attribute(H5Acreate2(f, "odd", H5T_STD_B8LE, space, H5P_DEFAULT, H5P_DEFAULT),
+                         H5Aclose);
+        const unsigned char bits = 1;
+        ASSERT_GE(H5Awrite(attribute, H5T_NATIVE_B8, &bits), 0);
+      },
+      {"'odd'", "neither a string nor a number"});
+}
+
 }  // namespace
