@@ -1,1 +1,305 @@
-// placeholder: implemented in a following commit
+// The CUDA backend: the ROOT step (see rootopt/optimizer.h) for every registered parameter, with
+// same-shape matrices batched. Per group of matrices with equal (rows, cols, dtype, schedule):
+//   momentum_stats (U, non-finite flag, 1st radix digit) -> radix select (2 passes) or fixed eps
+//   -> clamp + sum of squares -> normalise to X0 -> 3 K strided-batched cuBLASLt GEMMs
+//   -> final update (momentum, weight decay, scaled X_K; skipped on device for flagged params).
+// All device memory is allocated in add(); step() only enqueues work on the caller's stream (no
+// allocation, no host synchronisation), so it can also be captured in a CUDA graph.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "backend.h"
+#include "check.h"
+#include "cuda_check.h"
+#include "cuda_device_buffer.h"
+#include "group_view.h"
+#include "newton_schulz_plan.h"
+#include "step_kernels.h"
+#include "update_coefficients.h"
+
+namespace rootopt::detail {
+namespace {
+
+using cuda::DeviceBuffer;
+
+constexpr size_t kLtWorkspaceBytes = size_t(32) << 20;  // cuBLASLt's recommendation for Hopper
+
+int64_t element_count(const ParamSpec& spec) { return spec.batch * spec.rows * spec.cols; }
+size_t dtype_bytes(DType dtype) { return dtype == DType::fp32 ? 4 : 2; }
+
+bool same_schedule(const Schedule& x, const Schedule& y) {
+  if (x.size() != y.size()) return false;
+  for (int64_t k = 0; k < x.size(); ++k)
+    if (x[k].a != y[k].a || x[k].b != y[k].b || x[k].c != y[k].c) return false;
+  return true;
+}
+
+// The two order statistics and the weight of torch.quantile's linear interpolation, computed
+// exactly as abs_quantile (runtime/cpu/soft_threshold.cpp) does.
+cuda::QuantilePosition quantile_position(int64_t count, float q) {
+  const double position = double(q) * static_cast<double>(count - 1);
+  const auto lo = static_cast<int64_t>(std::floor(position));
+  const double fraction = position - static_cast<double>(lo);
+  const int64_t hi = (fraction > 0 && lo + 1 < count) ? lo + 1 : lo;
+  return {static_cast<uint32_t>(lo), static_cast<uint32_t>(hi), fraction};
+}
+
+struct CudaParam {
+  ParamEntry entry;
+  DeviceBuffer owned_momentum;  // when the caller passed none
+  float* momentum = nullptr;
+  size_t group = 0;
+  int64_t first_slot = 0;  // its matrices are slots [first_slot, first_slot + batch) of the group
+};
+
+// Matrices of equal shape, dtype and schedule, with their shared workspace (see step_kernels.h).
+struct Group {
+  int64_t rows = 0, cols = 0;
+  DType dtype = DType::fp32;
+  Schedule schedule;
+  std::vector<cuda::MatrixSlot> slots;
+  DeviceBuffer device_slots, x, x_other, gram, poly, hist, state, partial;
+  std::unique_ptr<cuda::NewtonSchulzPlan> plan_bf16, plan_fp32;
+
+  int64_t elements() const { return rows * cols; }
+  int64_t count() const { return static_cast<int64_t>(slots.size()); }
+  cuda::GroupView view() const {
+    return {device_slots.as<cuda::MatrixSlot>(), count(), elements(), dtype};
+  }
+  std::string name() const {
+    return concat(count(), " matrices of ", rows, "x", cols,
+                  dtype == DType::bf16 ? " bf16" : " fp32");
+  }
+};
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend() : workspace_(kLtWorkspaceBytes, "the cuBLASLt workspace") {}
+
+  void add(int64_t id, const ParamEntry& entry) override {
+    ROOTOPT_CHECK(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
+                  id, " after ", params_.size(), " parameters");
+    const ParamSpec& spec = entry.spec;
+    ROOTOPT_CHECK(spec.rows > 0 && spec.cols > 0 && spec.batch > 0, "parameter '", spec.name,
+                  "': non-positive size ", spec.batch, " x ", spec.rows, "x", spec.cols);
+    ROOTOPT_CHECK(spec.rows * spec.cols < (int64_t(1) << 32), "parameter '", spec.name,
+                  "': matrices above 2^32 elements are not supported by the CUDA backend");
+    auto param = std::make_unique<CudaParam>();
+    param->entry = entry;
+    if (spec.momentum == nullptr) {
+      param->owned_momentum = DeviceBuffer(sizeof(float) * element_count(spec),
+                                           concat("the momentum of '", spec.name, "'"));
+      ROOTOPT_CUDA_CHECK(cudaMemset(param->owned_momentum.get(), 0, param->owned_momentum.bytes()),
+                         "zeroing the momentum of '", spec.name, "'");
+      param->momentum = param->owned_momentum.as<float>();
+    } else {
+      param->momentum = spec.momentum;
+    }
+    DeviceBuffer flags(sizeof(int32_t) * (params_.size() + 1), "the non-finite flags");
+    ROOTOPT_CUDA_CHECK(cudaMemset(flags.get(), 0, flags.bytes()), "zeroing the non-finite flags");
+    Group& group = group_for(*param);
+    param->first_slot = group.count();
+    for (int64_t b = 0; b < spec.batch; ++b) group.slots.push_back(slot(*param, id, b));
+    try {
+      reallocate(group);
+    } catch (...) {  // registration failed: restore the group as it was
+      group.slots.resize(size_t(param->first_slot));
+      if (group.slots.empty())
+        groups_.pop_back();
+      else
+        reallocate(group);
+      throw;
+    }
+    flags_ = std::move(flags);
+    params_.push_back(std::move(param));
+  }
+
+  void rebind(int64_t id, const ParamSpec& spec) override {
+    CudaParam& param = *params_.at(size_t(id));
+    param.entry.spec.param = spec.param;
+    param.entry.spec.grad = spec.grad;
+    if (spec.momentum != nullptr) {
+      param.entry.spec.momentum = spec.momentum;
+      param.momentum = spec.momentum;
+      param.owned_momentum = DeviceBuffer();
+    }
+    Group& group = groups_[param.group];
+    for (int64_t b = 0; b < param.entry.spec.batch; ++b)
+      group.slots[size_t(param.first_slot + b)] = slot(param, id, b);
+    upload_slots(group);
+  }
+
+  void step(const Hyperparams& h, void* stream_ptr) override {
+    ROOTOPT_CHECK(h.precision == Precision::bf16 || h.precision == Precision::fp32,
+                  "the CUDA backend runs Newton-Schulz in bf16 or fp32, not ",
+                  to_string(h.precision));
+    const auto stream = static_cast<cudaStream_t>(stream_ptr);
+    last_stream_ = stream;
+    ROOTOPT_CUDA_CHECK(cudaMemsetAsync(flags_.get(), 0, flags_.bytes(), stream),
+                       "clearing the non-finite flags");
+    const bool quantile = h.threshold == ThresholdMode::quantile;
+    const cuda::MomentumArgs momentum{h.momentum, h.nesterov};
+    for (Group& group : groups_) {
+      const cuda::GroupView view = group.view();
+      auto* u = group.x_other.as<float>();  // U lives in the ping-pong buffer until X0 is made
+      auto* state = group.state.as<cuda::ThresholdState>();
+      if (quantile)
+        ROOTOPT_CUDA_CHECK(cudaMemsetAsync(group.hist.get(), 0, group.hist.bytes(), stream),
+                           "clearing the histograms of ", group.name());
+      cuda::launch_momentum_stats(view, momentum, u, group.hist.as<uint32_t>(), quantile,
+                                  flags_.as<int32_t>(), stream);
+      if (quantile)
+        cuda::launch_radix_select(view, u, group.hist.as<uint32_t>(),
+                                  quantile_position(group.elements(), h.threshold_quantile), state,
+                                  stream);
+      else
+        cuda::launch_set_threshold(group.count(),
+                                   h.threshold == ThresholdMode::fixed
+                                       ? h.threshold_value
+                                       : std::numeric_limits<float>::infinity(),
+                                   state, stream);
+      cuda::launch_clamp_normalize(view, u, state, group.partial.as<double>(), h.precision,
+                                   group.x.get(), stream);
+      const cuda::NewtonSchulzPlan& plan =
+          h.precision == Precision::bf16 ? *group.plan_bf16 : *group.plan_fp32;
+      const void* x_final = plan.run(group.schedule,
+                                     {group.x.get(), group.x_other.get(), group.gram.get(),
+                                      group.poly.get(), workspace_.get(), workspace_.bytes()},
+                                     stream);
+      const UpdateCoefficients c = update_coefficients(h, group.rows, group.cols);
+      cuda::launch_final_update(view, {momentum, c.decay, c.step}, x_final, h.precision,
+                                flags_.as<int32_t>(), stream);
+    }
+  }
+
+  std::vector<int64_t> skipped_last_step() const override {
+    std::vector<int32_t> flags(params_.size());
+    if (!flags.empty()) {
+      ROOTOPT_CUDA_CHECK(cudaMemcpyAsync(flags.data(), flags_.get(), sizeof(int32_t) * flags.size(),
+                                         cudaMemcpyDeviceToHost, last_stream_),
+                         "reading the non-finite flags");
+      ROOTOPT_CUDA_CHECK(cudaStreamSynchronize(last_stream_), "waiting for the last step");
+    }
+    std::vector<int64_t> skipped;
+    for (size_t id = 0; id < flags.size(); ++id)
+      if (flags[id]) skipped.push_back(int64_t(id));
+    return skipped;
+  }
+
+  std::vector<float> read_momentum(int64_t id) const override {
+    const CudaParam& param = *params_.at(size_t(id));
+    std::vector<float> values(size_t(element_count(param.entry.spec)));
+    ROOTOPT_CUDA_CHECK(cudaStreamSynchronize(last_stream_), "waiting for the last step");
+    ROOTOPT_CUDA_CHECK(cudaMemcpy(values.data(), param.momentum, sizeof(float) * values.size(),
+                                  cudaMemcpyDeviceToHost),
+                       "reading the momentum of '", param.entry.spec.name, "'");
+    return values;
+  }
+
+  void write_momentum(int64_t id, const std::vector<float>& values) override {
+    CudaParam& param = *params_.at(size_t(id));
+    ROOTOPT_CHECK(int64_t(values.size()) == element_count(param.entry.spec), "momentum of '",
+                  param.entry.spec.name, "' needs ", element_count(param.entry.spec),
+                  " values, got ", values.size());
+    ROOTOPT_CUDA_CHECK(cudaStreamSynchronize(last_stream_), "waiting for the last step");
+    ROOTOPT_CUDA_CHECK(cudaMemcpy(param.momentum, values.data(), sizeof(float) * values.size(),
+                                  cudaMemcpyHostToDevice),
+                       "writing the momentum of '", param.entry.spec.name, "'");
+  }
+
+ private:
+  static cuda::MatrixSlot slot(const CudaParam& param, int64_t id, int64_t b) {
+    const ParamSpec& spec = param.entry.spec;
+    const int64_t offset = b * spec.rows * spec.cols;
+    const size_t bytes = dtype_bytes(spec.dtype) * size_t(offset);
+    return {static_cast<const char*>(spec.grad) + bytes, static_cast<char*>(spec.param) + bytes,
+            param.momentum + offset, id};
+  }
+
+  Group& group_for(CudaParam& param) {
+    const ParamSpec& spec = param.entry.spec;
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      Group& group = groups_[g];
+      if (group.rows == spec.rows && group.cols == spec.cols && group.dtype == spec.dtype &&
+          same_schedule(group.schedule, param.entry.schedule)) {
+        param.group = g;
+        return group;
+      }
+    }
+    param.group = groups_.size();
+    Group& group = groups_.emplace_back();
+    group.rows = spec.rows;
+    group.cols = spec.cols;
+    group.dtype = spec.dtype;
+    group.schedule = param.entry.schedule;
+    return group;
+  }
+
+  // (Re)allocates a group's workspace for its current number of matrices and re-plans its GEMMs
+  // (batch count is part of the plan). Only registration calls this.
+  void reallocate(Group& group) {
+    const int64_t count = group.count(), small = std::min(group.rows, group.cols);
+    ROOTOPT_CHECK(count <= 65535, "more than 65535 matrices of ", group.rows, "x", group.cols,
+                  " (CUDA grid limit)");
+    const std::string what = group.name();
+    // Free first so that a grown group can reuse the memory.
+    for (DeviceBuffer* buffer : {&group.x, &group.x_other, &group.gram, &group.poly})
+      *buffer = DeviceBuffer();
+    // fp32-sized: the precision may change between steps, and x_other also holds fp32 U.
+    group.x = DeviceBuffer(sizeof(float) * count * group.elements(), "X of " + what);
+    group.x_other = DeviceBuffer(sizeof(float) * count * group.elements(), "U / X' of " + what);
+    group.gram = DeviceBuffer(sizeof(float) * count * small * small, "A of " + what);
+    group.poly = DeviceBuffer(sizeof(float) * count * small * small, "P of " + what);
+    group.hist = DeviceBuffer(sizeof(uint32_t) * count * cuda::kRadixPasses * 2 * cuda::kRadixBins,
+                              "histograms of " + what);
+    group.state = DeviceBuffer(sizeof(cuda::ThresholdState) * count, "thresholds of " + what);
+    group.partial = DeviceBuffer(sizeof(double) * count * cuda::kMaxBlocksPerMatrix,
+                                 "norm partial sums of " + what);
+    group.device_slots = DeviceBuffer(sizeof(cuda::MatrixSlot) * count, "slots of " + what);
+    upload_slots(group);
+    const cuda::PlanShape shape{group.rows, group.cols, count};
+    group.plan_bf16 =
+        std::make_unique<cuda::NewtonSchulzPlan>(lt_, shape, Precision::bf16, workspace_.bytes());
+    group.plan_fp32 =
+        std::make_unique<cuda::NewtonSchulzPlan>(lt_, shape, Precision::fp32, workspace_.bytes());
+  }
+
+  static void upload_slots(Group& group) {
+    ROOTOPT_CUDA_CHECK(
+        cudaMemcpy(group.device_slots.get(), group.slots.data(),
+                   sizeof(cuda::MatrixSlot) * group.slots.size(), cudaMemcpyHostToDevice),
+        "uploading the slots of ", group.name());
+  }
+
+  cuda::LtHandle lt_;
+  DeviceBuffer workspace_;
+  DeviceBuffer flags_;
+  std::vector<std::unique_ptr<CudaParam>> params_;
+  std::vector<Group> groups_;
+  cudaStream_t last_stream_ = nullptr;
+};
+
+}  // namespace
+
+bool cuda_device_present() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the "no device" status so later CUDA calls do not see it
+    return false;
+  }
+  return count > 0;
+}
+
+std::unique_ptr<Backend> make_cuda_backend() {
+  ROOTOPT_CHECK(cuda_device_present(),
+                "the CUDA backend was requested (Device::cuda) but no CUDA device is present; "
+                "use Device::cpu");
+  return std::make_unique<CudaBackend>();
+}
+
+}  // namespace rootopt::detail

@@ -1,0 +1,45 @@
+// Internal: the plain structs the CUDA backend's host code hands to its kernels (no CUDA types, so
+// both .cpp and .cu files include this). One "group" is every registered matrix of the same
+// (rows, cols, dtype, schedule); its matrices share one contiguous Newton-Schulz workspace so that
+// the GEMMs run strided-batched.
+#pragma once
+
+#include <cstdint>
+
+#include "rootopt/optimizer.h"
+
+namespace rootopt::cuda {
+
+// One matrix of a group: where its parameter, gradient and momentum live (device pointers), and
+// which parameter it belongs to (a parameter with batch > 1 owns several consecutive matrices).
+struct MatrixSlot {
+  const void* grad = nullptr;
+  void* param = nullptr;
+  float* momentum = nullptr;
+  int64_t param_id = 0;  // index into the per-parameter non-finite flags
+};
+
+// What every elementwise kernel needs to find its data.
+struct GroupView {
+  const MatrixSlot* slots = nullptr;  // device array, `count` entries
+  int64_t count = 0;                  // matrices in the group
+  int64_t elements = 0;               // rows * cols of each matrix (< 2^32: histogram counters)
+  DType dtype = DType::fp32;          // of parameter and gradient
+};
+
+// Per-matrix soft-threshold state on the device (radix selection of two order statistics).
+struct ThresholdState {
+  uint32_t prefix[2] = {0, 0};  // high bits of |U| found so far, for ranks k_lo and k_hi
+  uint32_t rank[2] = {0, 0};    // rank still to find inside the current prefix
+  float eps = 0;                // the threshold once selection is complete
+};
+
+// torch.quantile's linear interpolation, as runtime/cpu/soft_threshold.cpp evaluates it: with
+// p = q (n - 1), the order statistics k_lo = floor(p) and k_hi = k_lo + 1 (k_lo when p is whole),
+// and quantile = float(v[k_lo] + frac (v[k_hi] - v[k_lo])) in fp64, frac = p - k_lo.
+struct QuantilePosition {
+  uint32_t k_lo = 0, k_hi = 0;
+  double frac = 0;
+};
+
+}  // namespace rootopt::cuda

@@ -1,0 +1,73 @@
+// Internal (device code only): element access and launch geometry shared by the CUDA backend's
+// kernels. Keep Eigen and host-only headers out of here.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "cuda_check.h"
+#include "step_kernels.h"
+
+namespace rootopt::cuda {
+
+constexpr int kThreads = 256;
+constexpr int64_t kItemsPerThread = 16;  // enough work per thread to amortise the block setup
+
+// Blocks per matrix for a grid-stride pass over `elements` values (grid = blocks x matrices).
+inline int64_t blocks_per_matrix(int64_t elements) {
+  const int64_t wanted = (elements + kThreads * kItemsPerThread - 1) / (kThreads * kItemsPerThread);
+  return std::clamp<int64_t>(wanted, 1, kMaxBlocksPerMatrix);
+}
+
+inline dim3 group_grid(const GroupView& group) {
+  return dim3(static_cast<unsigned>(blocks_per_matrix(group.elements)),
+              static_cast<unsigned>(group.count));
+}
+
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T>
+__device__ __forceinline__ T from_float(float x);
+template <>
+__device__ __forceinline__ float from_float<float>(float x) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);  // round to nearest even, as rootopt::round_to_bf16 on the host
+}
+
+// The IEEE bit pattern of |x|: for non-negative floats the unsigned order of the bits is the
+// numeric order, which is what makes radix selection on floats possible.
+__device__ __forceinline__ uint32_t abs_bits(float x) { return __float_as_uint(x) & 0x7fffffffu; }
+
+// Radix digits of a 31-bit |x| pattern, most significant first: bits 30-20, 19-10, 9-0.
+__device__ __forceinline__ int radix_shift(int pass) { return pass == 0 ? 20 : pass == 1 ? 10 : 0; }
+__device__ __forceinline__ uint32_t radix_digit(uint32_t bits, int pass) {
+  return (bits >> radix_shift(pass)) & (pass == 0 ? 0x7ffu : 0x3ffu);
+}
+// The bits above pass `pass`'s digit (passes 1 and 2 have 10-bit digits): an element is a
+// candidate for the pass when they equal the prefix selected so far.
+__device__ __forceinline__ uint32_t radix_high(uint32_t bits, int pass) {
+  return pass == 0 ? 0u : bits >> (radix_shift(pass) + 10);
+}
+
+// Adds a block's shared-memory histogram into the global one (only non-empty bins: the values of
+// |U| crowd into a few dozen exponent buckets, so this keeps global atomics few).
+__device__ __forceinline__ void flush_histogram(const uint32_t* local, uint32_t* global) {
+  for (int b = threadIdx.x; b < kRadixBins; b += blockDim.x)
+    if (local[b]) atomicAdd(global + b, local[b]);
+}
+
+// Grid-stride loop over one matrix's elements: f(i) for i in [0, elements).
+template <typename F>
+__device__ __forceinline__ void for_each_element(int64_t elements, F&& f) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < elements; i += stride) f(i);
+}
+
+}  // namespace rootopt::cuda
