@@ -83,6 +83,33 @@ std::string attribute_text(hid_t file, const std::string& name, const std::strin
   }
 }
 
+// The /metrics/<name> columns in the file's row order (`shapes`), each checked: float64, one
+// value per shape, NaN (missing) allowed, infinity not.
+std::map<std::string, std::vector<double>> read_metric_columns(hid_t file, const std::string& path,
+                                                               const std::vector<Shape>& shapes) {
+  std::map<std::string, std::vector<double>> columns;
+  if (!h5::exists(file, "metrics")) return columns;
+  h5::Id group(
+      ROOTOPT_H5_CHECK(H5Gopen2(file, "metrics", H5P_DEFAULT), path, ": '/metrics' is not a group"),
+      H5Gclose);
+  for (const std::string& child : h5::list_datasets(group)) {
+    const std::string name = child.substr(1);
+    const std::string full = "metrics/" + name;
+    ROOTOPT_CHECK(name.find('/') == std::string::npos, path, ": unexpected nested dataset '/", full,
+                  "' (metrics are datasets directly in /metrics)");
+    h5::Id dataset = open_checked(file, full, H5T_FLOAT, 8, 1, path);
+    const auto extents = h5::dims(dataset);
+    ROOTOPT_CHECK(extents[0] == shapes.size(), path, ": dataset '/", full, "' has ", extents[0],
+                  " values, expected one per shape (", shapes.size(), ")");
+    auto values = h5::read_doubles(dataset, path + ":/" + full);
+    for (size_t i = 0; i < values.size(); ++i)
+      ROOTOPT_CHECK(!std::isinf(values[i]), path, ": metric '", name, "' is infinite for shape ",
+                    to_string(shapes[i]));
+    columns[name] = std::move(values);
+  }
+  return columns;
+}
+
 }  // namespace
 
 CoefficientTable::CoefficientTable(int64_t steps) : steps_(steps) {
@@ -257,9 +284,11 @@ CoefficientTable CoefficientTable::load(const std::string& path) {
   const auto raw_coefficients = h5::read_doubles(coefficients_set, path + ":/coefficients");
 
   CoefficientTable table(steps);
+  std::vector<Shape> file_shapes;  // in the file's row order
   std::set<Shape> seen;
   for (size_t i = 0; i < count; ++i) {
     const Shape shape{raw_shapes[2 * i], raw_shapes[2 * i + 1]};
+    file_shapes.push_back(shape);
     const std::string where = path + ": /shapes row " + std::to_string(i);
     check_shape(shape, where);
     ROOTOPT_CHECK(shape.rows <= shape.cols, where, ": shape ", to_string(shape),
@@ -280,29 +309,11 @@ CoefficientTable CoefficientTable::load(const std::string& path) {
   // Metric columns follow the file's row order; set() sorted the shapes, so map rows to indices.
   std::vector<size_t> row_index(count);
   for (size_t i = 0; i < count; ++i)
-    row_index[i] = static_cast<size_t>(*table.find({raw_shapes[2 * i], raw_shapes[2 * i + 1]}));
-  if (h5::exists(file, "metrics")) {
-    h5::Id group(ROOTOPT_H5_CHECK(H5Gopen2(file, "metrics", H5P_DEFAULT), path,
-                                  ": '/metrics' is not a group"),
-                 H5Gclose);
-    for (const std::string& child : h5::list_datasets(group)) {
-      const std::string name = child.substr(1);
-      const std::string full = "metrics/" + name;
-      ROOTOPT_CHECK(name.find('/') == std::string::npos, path, ": unexpected nested dataset '/",
-                    full, "' (metrics are datasets directly in /metrics)");
-      h5::Id dataset = open_checked(file, full, H5T_FLOAT, 8, 1, path);
-      const auto extents = h5::dims(dataset);
-      ROOTOPT_CHECK(extents[0] == count, path, ": dataset '/", full, "' has ", extents[0],
-                    " values, expected one per shape (", count, ")");
-      const auto values = h5::read_doubles(dataset, path + ":/" + full);
-      auto& column = table.metrics_[name];
-      column.assign(count, kMissing);
-      for (size_t i = 0; i < count; ++i) {
-        ROOTOPT_CHECK(!std::isinf(values[i]), path, ": metric '", name, "' is infinite for shape ",
-                      to_string(table.shapes_[row_index[i]]));
-        column[row_index[i]] = values[i];
-      }
-    }
+    row_index[i] = static_cast<size_t>(*table.find(file_shapes[i]));
+  for (const auto& [name, values] : read_metric_columns(file, path, file_shapes)) {
+    auto& column = table.metrics_[name];
+    column.assign(count, kMissing);
+    for (size_t i = 0; i < count; ++i) column[row_index[i]] = values[i];
   }
 
   for (const std::string& name : h5::attribute_names(file))
