@@ -72,7 +72,7 @@ class ByteTransformer(nn.Module):
 
 
 class MLP(nn.Module):
-    """784 -> 512 -> 256 -> 10 ReLU network."""
+    """784 -> hidden[0] -> hidden[1] -> 10 ReLU network (default 512, 256)."""
 
     def __init__(self, hidden=(512, 256)):
         super().__init__()
@@ -89,14 +89,16 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """Three 3x3 convolutions (32, 64, 64 channels, two 2x2 max-pools), FC 3136 -> 128 -> 10."""
+    """Three 3x3 convolutions (channels c1, c2, c3; default 32, 64, 64) with two 2x2 max-pools,
+    then FC c3*7*7 -> 128 -> 10."""
 
-    def __init__(self):
+    def __init__(self, channels=(32, 64, 64)):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
-        self.conv3 = nn.Conv2d(64, 64, 3, padding=1)
-        self.fc = nn.Linear(64 * 7 * 7, 128)
+        c1, c2, c3 = channels
+        self.conv1 = nn.Conv2d(1, c1, 3, padding=1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, padding=1)
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)
+        self.fc = nn.Linear(c3 * 7 * 7, 128)
         self.head = nn.Linear(128, 10)
 
     def forward(self, x):
