@@ -2,11 +2,15 @@
 // coefficients). Per registered parameter theta (rows x cols, or a batch of such matrices) with
 // gradient g, one step() does:
 //   1. M = mu M + g;  U = g + mu M (Nesterov, default) or U = M
-//   2. eps = quantile_q(|U|) (default q = 0.9) | fixed | off;  B = clamp(U, -eps, eps)
+//   2. eps = quantile_q(|U|) (default q = 0.9; linear interpolation as torch.quantile) | fixed |
+//      off;  B = clamp(U, -eps, eps)
 //   3. X0 = B / (||B||_F + 1e-7), in fp32; tall matrices are processed transposed
 //   4. K quintic steps with the shape's schedule from the table: A = X X^T,
 //      X <- a_k X + (b_k A + c_k A^2) X   (bf16 with fp32 accumulation, or fp32)
 //   5. theta <- theta (1 - lr wd) - lr scale(m, n) X_K
+// Each matrix of a batch is processed independently. docs/runtime.md defines every operation's
+// precision exactly (what all backends compute). NaN/Inf in a parameter's gradient skips that
+// parameter (momentum and weights untouched); a zero gradient gives a zero update.
 // This header is host-only: streams are passed as void* (a cudaStream_t on the CUDA backend).
 #pragma once
 
@@ -88,8 +92,10 @@ class Optimizer {
   // Registers a parameter and allocates its workspace; returns its id. Throws before anything is
   // modified on null pointers, non-positive sizes or a duplicate name.
   int64_t add_param(const ParamSpec& spec);
-  // Replaces the pointers of parameter `id` (e.g. a framework reallocated the gradient). Shape,
-  // batch and dtype must match the registration; a mismatch throws and changes nothing.
+  // Replaces the pointers of parameter `id` (e.g. a framework reallocated the gradient). Name
+  // (or empty), shape, batch and dtype must match the registration; a mismatch throws and
+  // changes nothing. A non-null spec.momentum becomes the momentum storage (its contents are
+  // used from the next step); null keeps the current storage.
   void rebind(int64_t id, const ParamSpec& spec);
   int64_t num_params() const;
   const ParamSpec& param(int64_t id) const;

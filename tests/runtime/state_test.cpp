@@ -109,31 +109,22 @@ TEST_F(RuntimeState, MismatchedOrDamagedFilesAreRejectedAndChangeNothing) {
       opt, [&] { opt.load_state(path("truncated.h5")); }, "truncated.h5");
 
   // Other registrations: a missing name, another shape, another count.
-  {
+  const auto save_from = [&](std::vector<HostParam*> params, const std::string& file) {
     Optimizer other(config(table));
-    HostParam renamed("layers.0.other", 2, 300, 7, DType::fp32);
-    other.add_param(renamed.spec());
-    other.add_param(m.b.spec());
-    other.save_state(path("renamed.h5"));
-  }
+    for (HostParam* p : params) other.add_param(p->spec());
+    other.save_state(path(file));
+  };
+  HostParam renamed("layers.0.other", 2, 300, 7, DType::fp32);
+  save_from({&renamed, &m.b}, "renamed.h5");
   expect_load_error(
       opt, [&] { opt.load_state(path("renamed.h5")); },
       "'layers.0.other' of the state file is not registered");
-  {
-    Optimizer other(config(table));
-    HostParam reshaped("layers.0.w", 1, 300, 7, DType::fp32);
-    other.add_param(reshaped.spec());
-    other.add_param(m.b.spec());
-    other.save_state(path("reshaped.h5"));
-  }
+  HostParam reshaped("layers.0.w", 1, 300, 7, DType::fp32);
+  save_from({&reshaped, &m.b}, "reshaped.h5");
   expect_load_error(
       opt, [&] { opt.load_state(path("reshaped.h5")); },
       "has shape 1 x 300x7 in the state file, 2 x 300x7 here");
-  {
-    Optimizer other(config(table));
-    other.add_param(m.a.spec());
-    other.save_state(path("fewer.h5"));
-  }
+  save_from({&m.a}, "fewer.h5");
   expect_load_error(
       opt, [&] { opt.load_state(path("fewer.h5")); }, "holds 1 parameters, this optimizer has 2");
 
