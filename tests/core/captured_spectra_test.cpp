@@ -89,6 +89,23 @@ TEST_F(CapturedSpectra, RejectsUnusableFiles) {
   EXPECT_THROW(make_captured_family({bad}), Error);
 }
 
+TEST_F(CapturedSpectra, DefaultMixtureNeedsTheFitSet) {
+  const char* old = std::getenv("ROOTOPT_DATA_DIR");
+  const std::string saved = old ? old : "";
+  ::setenv("ROOTOPT_DATA_DIR", dir_.c_str(), 1);  // holds spectra/heldout only
+  try {
+    SpectrumMixture::default_mixture();
+    ADD_FAILURE() << "default mixture built without captured fit spectra";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("spectra/fit"), std::string::npos) << e.what();
+  }
+  if (old) {
+    ::setenv("ROOTOPT_DATA_DIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("ROOTOPT_DATA_DIR");
+  }
+}
+
 TEST(CapturedBundled, ShippedFitSetIsUsableWhenPresent) {
   const fs::path fit = fs::path(data_directory()) / "spectra" / "fit";
   if (!fs::is_directory(fit)) GTEST_SKIP() << "no bundled captured spectra in " << fit;
@@ -98,6 +115,18 @@ TEST(CapturedBundled, ShippedFitSetIsUsableWhenPresent) {
   double sum = 0;
   for (double v : s) sum += v * v;
   EXPECT_NEAR(sum, 1.0, 1e-12);
+  // The documented default mixture (docs/spectrum-families.md): five families, weights sum to 1,
+  // captured the heaviest.
+  const SpectrumMixture mixture = SpectrumMixture::default_mixture();
+  ASSERT_EQ(mixture.components().size(), 5u);
+  double total = 0, captured = 0;
+  for (const auto& [component, weight] : mixture.components()) {
+    total += weight;
+    if (component->name() == "captured") captured = weight;
+  }
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  EXPECT_EQ(captured, 0.4);
+  EXPECT_EQ(mixture.sample_many({128, 512}, 1, 50).size(), 50u);
 }
 
 }  // namespace
