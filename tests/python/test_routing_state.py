@@ -1,4 +1,5 @@
 """Routing to AdamW, state_dict round trips, non-finite gradients, table fallbacks and errors."""
+import copy
 import io
 import tempfile
 import unittest
@@ -8,7 +9,7 @@ import torch
 
 import reference as ref
 import rootopt
-from rootopt.torch import ROOT
+from rootopt.torch import ROOT, Muon
 
 SCHEDULES = ref.TEST_SCHEDULES
 
@@ -115,6 +116,20 @@ class RoutingStateTest(unittest.TestCase):
     def test_state_dict_round_trip_bf16_keeps_fp32_momentum(self):
         self.round_trip(torch.bfloat16, "bf16")
 
+    def test_deepcopy_continues_identically(self):
+        model = Model()
+        optimizer = ROOT(model.groups(), table=self.table, lr=1e-2)
+        set_grads(model, 0)
+        optimizer.step()
+        twin_model, twin = copy.deepcopy((model, optimizer))
+        for seed in (1, 2):
+            set_grads(model, seed)
+            set_grads(twin_model, seed)
+            optimizer.step()
+            twin.step()
+        for p, q in zip(model.parameters(), twin_model.parameters()):
+            self.assertTrue(torch.equal(p, q))
+
     def test_non_finite_gradient_is_skipped_without_touching_state(self):
         model = Model()
         optimizer = ROOT(model.groups(), table=self.table, lr=1e-2, precision="fp32")
@@ -193,6 +208,13 @@ class RoutingStateTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "float32 or bfloat16"):
             optimizer.step()
         self.assertTrue(torch.equal(good, before))
+        with self.assertRaisesRegex(RuntimeError, "unknown schedule 'foo'"):
+            Muon([param], schedule="foo")
+        optimizer = ROOT([param], table=self.table)
+        with self.assertRaisesRegex(ValueError, "precision"):
+            optimizer.add_param_group({"params": [torch.nn.Parameter(torch.randn(3, 3))],
+                                       "precision": "fp16"})
+        self.assertEqual(len(optimizer.param_groups), 1)  # the rejected group left nothing
         transposed = torch.nn.Parameter(torch.randn(40, 16).t())
         optimizer = ROOT([("transposed", transposed)], table=self.table)
         transposed.grad = torch.randn(16, 40)
