@@ -11,6 +11,8 @@
 
 #include "runtime_test_support.h"
 
+extern "C" int rootopt_test_step_from_c(const char* table_path, float* weights, const float* grads);
+
 namespace rootopt::testing {
 namespace {
 
@@ -124,6 +126,19 @@ TEST_F(RuntimeCApi, RoundTripMatchesCppApiBitForBit) {
   EXPECT_EQ(rootopt_destroy(other), ROOTOPT_OK);
   EXPECT_EQ(rootopt_destroy(opt), ROOTOPT_OK);
   EXPECT_EQ(rootopt_destroy(nullptr), ROOTOPT_OK);
+}
+
+// Called from C: the weights move, and only by a finite amount.
+TEST_F(RuntimeCApi, UsableFromC) {
+  std::vector<float> weights(12, 1.0f), grads(12);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = float(i % 5) - 2.0f;
+  ASSERT_EQ(rootopt_test_step_from_c(write_table().c_str(), weights.data(), grads.data()),
+            ROOTOPT_OK)
+      << rootopt_last_error();
+  for (const float w : weights) {
+    EXPECT_TRUE(std::isfinite(w));
+    EXPECT_NE(w, 1.0f);
+  }
 }
 
 TEST_F(RuntimeCApi, ErrorsAreStatusCodesWithThreadLocalMessages) {
