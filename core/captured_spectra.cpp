@@ -11,6 +11,7 @@
 #include "family_registry.h"
 #include "h5.h"
 #include "lapack_svd.h"
+#include "strings.h"
 
 namespace rootopt {
 namespace {
@@ -86,15 +87,6 @@ std::vector<std::string> set_files(const std::string& set) {
   ROOTOPT_CHECK(!files.empty(), "captured: no *.h5 spectra in ", dir.string(),
                 " (set ROOTOPT_DATA_DIR, or use captured:file=PATH)");
   return files;
-}
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t end; (end = text.find(separator, start)) != std::string::npos; start = end + 1)
-    parts.push_back(text.substr(start, end - start));
-  parts.push_back(text.substr(start));
-  return parts;
 }
 
 }  // namespace

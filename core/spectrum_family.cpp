@@ -9,6 +9,7 @@
 #include "captured_family.h"
 #include "check.h"
 #include "family_registry.h"
+#include "strings.h"
 
 namespace rootopt {
 
@@ -67,9 +68,7 @@ std::unique_ptr<SpectrumFamily> make_family(const std::string& spec) {
   FamilyParams params;
   std::map<std::string, std::string> text_options;  // captured's set= and file=
   if (colon != std::string::npos) {
-    std::istringstream items(spec.substr(colon + 1));
-    std::string item;
-    while (std::getline(items, item, ',')) {
+    for (const std::string& item : detail::split(spec.substr(colon + 1), ',')) {
       const size_t eq = item.find('=');
       ROOTOPT_CHECK(eq != std::string::npos && eq > 0, "family spec '", spec, "': item '", item,
                     "' is not key=value");

@@ -6,6 +6,7 @@
 #include "check.h"
 #include "rootopt/spectrum_family.h"
 #include "seeding.h"
+#include "strings.h"
 
 namespace rootopt {
 namespace {
@@ -14,9 +15,7 @@ namespace {
 // continues the previous component's parameter list.
 std::vector<std::string> split_components(const std::string& text) {
   std::vector<std::string> components;
-  std::istringstream items(text);
-  std::string item;
-  while (std::getline(items, item, ',')) {
+  for (const std::string& item : detail::split(text, ',')) {
     const size_t eq = item.find('='), colon = item.find(':');
     const bool continues = eq != std::string::npos && (colon == std::string::npos || colon > eq);
     if (continues) {
