@@ -3,13 +3,12 @@ step (issue 4; ROOT paper arXiv 2511.20626, Algorithm 1) in plain PyTorch, plus 
 coefficient tables in the documented format (include/rootopt/coefficient_table.h), made with
 h5py so the tests do not use the library to produce their own inputs."""
 import math
+import tempfile
+import unittest
 
 import h5py
 import numpy as np
 import torch
-
-# The build's package: CTest sets PYTHONPATH=<build>/python (python/CMakeLists.txt).
-import rootopt.torch  # noqa: F401  (fails early with a clear ImportError if not built)
 
 NS_NORM_EPS = 1e-7  # X0 = B / (||B||_F + 1e-7), as in the ROOT reference and optimizer.h
 
@@ -35,6 +34,20 @@ def write_table(path, schedules):
         f.attrs["steps"] = np.int64(steps)
         f["shapes"] = np.array([(min(s), max(s)) for s in shapes], dtype=np.int64)
         f["coefficients"] = np.array([schedules[s] for s in shapes], dtype=np.float64)
+
+
+class TableTestCase(unittest.TestCase):
+    """Base for tests that need the tests' table: self.table, written once per class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.table = f"{cls.tmp.name}/table.h5"
+        write_table(cls.table, TEST_SCHEDULES)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
 
 
 def nearest_shape(shape, table_shapes):

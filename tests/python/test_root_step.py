@@ -1,6 +1,5 @@
 """rootopt.torch.ROOT / Muon steps against the independent fp64 reference (reference.py), on fresh
 random tensors: wide, tall, square and flattened 4-D parameters, options, trajectories, bf16."""
-import tempfile
 import unittest
 import warnings
 
@@ -38,17 +37,7 @@ def random_grad(shape, generator):
     return g * (1 + 9 * outliers)
 
 
-class StepTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.table = f"{cls.tmp.name}/table.h5"
-        ref.write_table(cls.table, SCHEDULES)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
+class StepTest(ref.TableTestCase):
     def schedule(self, shape):
         rows = shape[0]
         cols = int(torch.tensor(shape[1:]).prod())

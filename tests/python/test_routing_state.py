@@ -1,7 +1,6 @@
 """Routing to AdamW, state_dict round trips, non-finite gradients, table fallbacks and errors."""
 import copy
 import io
-import tempfile
 import unittest
 import warnings
 
@@ -36,17 +35,7 @@ def set_grads(model, seed):
         p.grad = torch.randn(p.shape, generator=generator).to(p.dtype)
 
 
-class RoutingStateTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.table = f"{cls.tmp.name}/table.h5"
-        ref.write_table(cls.table, SCHEDULES)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
+class RoutingStateTest(ref.TableTestCase):
     def test_vectors_and_use_root_false_groups_follow_torch_adamw(self):
         model, twin = Model(), Model()
         optimizer = ROOT(model.groups(), table=self.table, lr=1e-2, weight_decay=0.05)
