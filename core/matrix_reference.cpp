@@ -8,6 +8,7 @@
 #include <random>
 
 #include "check.h"
+#include "lapack_qr.h"
 #include "lapack_svd.h"
 #include "rootopt/bf16.h"
 #include "seeding.h"
@@ -21,12 +22,11 @@ namespace {
 Eigen::MatrixXd haar_columns(int64_t m, int64_t k, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal;
-  const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(m, k, [&]() { return normal(rng); });
-  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
-  Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(m, k);
+  detail::ThinQr qr =
+      detail::lapack_thin_qr(Eigen::MatrixXd::NullaryExpr(m, k, [&]() { return normal(rng); }));
   for (int64_t j = 0; j < k; ++j)
-    if (qr.matrixQR()(j, j) < 0) q.col(j) *= -1.0;
-  return q;
+    if (qr.r_diagonal[j] < 0) qr.q.col(j) *= -1.0;
+  return std::move(qr.q);
 }
 
 // One precision's arithmetic: the scalar type of the GEMMs, and what happens to every GEMM or
