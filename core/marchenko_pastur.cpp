@@ -1,11 +1,12 @@
 // The "marchenko-pastur" family: the singular values of an m x n Gaussian matrix, the spectrum of
 // pure isotropic noise (the flattest, highest-stable-rank case a momentum buffer can approach).
-#include <Eigen/Dense>
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 
 #include "check.h"
 #include "family_registry.h"
+#include "lapack_svd.h"
 
 namespace rootopt::detail {
 namespace {
@@ -57,15 +58,10 @@ class MarchenkoPasturQuantiles {
   std::vector<double> s_, cdf_;
 };
 
+// Singular values of a sampled r x c Gaussian matrix, by LAPACK dgesdd (values only).
 Spectrum exact_gaussian_singular_values(int64_t r, int64_t c, std::mt19937_64& rng) {
   std::normal_distribution<double> normal;
-  const Eigen::MatrixXd g = Eigen::MatrixXd::NullaryExpr(r, c, [&]() { return normal(rng); });
-  const Eigen::MatrixXd gram = g * g.transpose();
-  const Eigen::VectorXd eigenvalues =
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gram, Eigen::EigenvaluesOnly).eigenvalues();
-  Spectrum s(static_cast<size_t>(r));
-  for (int64_t i = 0; i < r; ++i) s[size_t(i)] = std::sqrt(std::max(0.0, eigenvalues[r - 1 - i]));
-  return s;
+  return lapack_singular_values(Eigen::MatrixXd::NullaryExpr(r, c, [&]() { return normal(rng); }));
 }
 
 // Stratified sampling of the law: value i sits at quantile (i + U_i) / r, U_i ~ U[0, 1), so the
