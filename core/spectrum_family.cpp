@@ -141,14 +141,15 @@ Spectrum rescale_spectrum(const Spectrum& s, int64_t rank) {
   ROOTOPT_CHECK(!s.empty(), "cannot rescale an empty spectrum");
   ROOTOPT_CHECK(rank > 0, "rescale_spectrum: rank must be positive, got ", rank);
   const int64_t n = int64_t(s.size());
+  if (n == 1) return normalised_spectrum(Spectrum(static_cast<size_t>(rank), s[0]));
   Spectrum out(static_cast<size_t>(rank));
   for (int64_t j = 0; j < rank; ++j) {
     // Cell centres in relative index: (j + 1/2) / rank of the target, (i + 1/2) / n of the source.
     const double position =
         std::clamp((double(j) + 0.5) * double(n) / double(rank) - 0.5, 0.0, double(n - 1));
-    const int64_t i = std::min<int64_t>(int64_t(position), n - 2 < 0 ? 0 : n - 2);
-    const double w = n == 1 ? 0.0 : position - double(i);
-    out[size_t(j)] = n == 1 ? s[0] : (1.0 - w) * s[size_t(i)] + w * s[size_t(i + 1)];
+    const int64_t i = std::min<int64_t>(int64_t(position), n - 2);
+    const double w = position - double(i);
+    out[size_t(j)] = (1.0 - w) * s[size_t(i)] + w * s[size_t(i + 1)];
   }
   return normalised_spectrum(std::move(out));
 }

@@ -152,6 +152,10 @@ TEST(Normalise, RejectsBadInputAndRescales) {
   EXPECT_NEAR(up[1], 3.5 / norm, 1e-15);
   EXPECT_NEAR(up[2], 2.5 / norm, 1e-15);
   EXPECT_NEAR(up[3], 2 / norm, 1e-15);
+  const Spectrum flat = rescale_spectrum({1.0}, 4);  // one value: a flat spectrum
+  EXPECT_EQ(flat, Spectrum(4, 0.5));
+  EXPECT_THROW(rescale_spectrum({}, 4), Error);
+  EXPECT_THROW(rescale_spectrum(n, 0), Error);
 }
 
 TEST(Mixture, ParseWeightsAndSampling) {
