@@ -53,9 +53,9 @@ struct OptimizerConfig {
   // Receives warnings: fallback shapes (once per shape) and, on the CPU backend, parameters a
   // step skipped (on CUDA read last_report(), which synchronises). Default: print to stderr.
   std::function<void(const std::string&)> warn;
-  // CPU backend: parameters are stepped in parallel by this many threads (0: one per hardware
-  // thread). Each thread holds a workspace for the largest parameter (~3 rows*cols floats).
-  // Results are bit-identical for any value: a parameter's arithmetic never depends on it.
+  // CPU backend: matrices (parameters, and the matrices of a batch) are stepped in parallel by
+  // this many threads (0: one per hardware thread). Each thread holds a workspace for the
+  // largest matrix (~3 rows*cols floats). Results are bit-identical for any value.
   int64_t cpu_threads = 1;
 };
 

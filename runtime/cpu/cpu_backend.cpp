@@ -1,11 +1,12 @@
-// The CPU backend: the five ROOT steps per matrix, in fp32 with Eigen GEMMs. Parameters may be
-// stepped in parallel, one parameter per thread at a time, each thread with its own workspace:
-// a parameter's arithmetic is the same whichever thread runs it, so the step is deterministic.
+// The CPU backend: the five ROOT steps per matrix, in fp32 with Eigen GEMMs. Matrices may be
+// stepped in parallel, each by one thread with that thread's workspace: a matrix's arithmetic
+// is the same whichever thread runs it, so the step is deterministic for any thread count.
 #include <algorithm>
 #include <atomic>
 #include <exception>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "backend.h"
@@ -41,28 +42,56 @@ struct Workspace {
 
 int64_t element_count(const ParamSpec& spec) { return spec.batch * spec.rows * spec.cols; }
 
-// The five steps for every matrix of one parameter; false (nothing written) when the new
-// momentum or direction would not be finite.
-bool step_param(CpuParam& param, const Hyperparams& h, Workspace& ws) {
+// Step 0: whether the new momentum and direction of the whole parameter are finite.
+bool param_is_finite(const CpuParam& param, const Hyperparams& h) {
   const ParamSpec& spec = param.entry.spec;
-  if (!cpu::momentum_step_is_finite(spec.grad, spec.dtype, param.momentum, element_count(spec),
-                                    h.momentum, h.nesterov)) {
-    return false;
+  return cpu::momentum_step_is_finite(spec.grad, spec.dtype, param.momentum, element_count(spec),
+                                      h.momentum, h.nesterov);
+}
+
+// Steps 1-5 for matrix `b` of a parameter (writes only that matrix's momentum and weights).
+void step_matrix(CpuParam& param, int64_t b, const Hyperparams& h, Workspace& ws) {
+  const ParamSpec& spec = param.entry.spec;
+  const cpu::MatrixView view{b * spec.rows * spec.cols, spec.rows, spec.cols};
+  float* u = ws.direction.data();
+  cpu::apply_momentum_step(view, spec.grad, spec.dtype, param.momentum, h.momentum, h.nesterov, u);
+  const float eps = cpu::threshold_epsilon(u, view.size(), h, ws.scratch.data());
+  cpu::clamp_in_place(u, view.size(), eps);
+  cpu::normalize_frobenius(u, view.size());
+  cpu::newton_schulz(u, view.ns_rows(), view.ns_cols(), param.entry.schedule, h.precision,
+                     ws.newton_schulz);
+  cpu::apply_update(view, spec.param, spec.dtype, u, update_coefficients(h, spec.rows, spec.cols));
+}
+
+// Calls work(i, workspace) for i in [0, count) on up to workspaces.size() threads, which take
+// the next index from a shared counter. Each index is run exactly once, by one thread, with
+// that thread's workspace. An exception is kept per index; the first in index order is rethrown
+// after all threads joined.
+template <typename Work>
+void parallel_for(size_t count, std::vector<Workspace>& workspaces, Work&& work) {
+  const size_t threads = std::min(workspaces.size(), count);
+  if (threads <= 1) {
+    for (size_t i = 0; i < count; ++i) work(i, workspaces[0]);
+    return;
   }
-  const UpdateCoefficients coefficients = update_coefficients(h, spec.rows, spec.cols);
-  for (int64_t b = 0; b < spec.batch; ++b) {
-    const cpu::MatrixView view{b * spec.rows * spec.cols, spec.rows, spec.cols};
-    float* u = ws.direction.data();
-    cpu::apply_momentum_step(view, spec.grad, spec.dtype, param.momentum, h.momentum, h.nesterov,
-                             u);
-    const float eps = cpu::threshold_epsilon(u, view.size(), h, ws.scratch.data());
-    cpu::clamp_in_place(u, view.size(), eps);
-    cpu::normalize_frobenius(u, view.size());
-    cpu::newton_schulz(u, view.ns_rows(), view.ns_cols(), param.entry.schedule, h.precision,
-                       ws.newton_schulz);
-    cpu::apply_update(view, spec.param, spec.dtype, u, coefficients);
+  std::atomic<size_t> next{0};
+  std::vector<std::exception_ptr> errors(count);
+  const auto run = [&](Workspace& ws) {
+    for (size_t i = next++; i < count; i = next++) {
+      try {
+        work(i, ws);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(run, std::ref(workspaces[t]));
+  run(workspaces[0]);
+  for (std::thread& thread : pool) thread.join();
+  for (const std::exception_ptr& error : errors) {
+    if (error) std::rethrow_exception(error);
   }
-  return true;
 }
 
 class CpuBackend final : public Backend {
@@ -80,7 +109,6 @@ class CpuBackend final : public Backend {
     param->entry = entry;
     bind_momentum(*param, entry.spec.momentum);
     params_.push_back(std::move(param));
-    stepped_.reserve(params_.size());
   }
 
   void rebind(int64_t id, const ParamSpec& spec) override {
@@ -93,16 +121,22 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // Two phases, each spread over the threads: the finiteness check per parameter (nothing is
+  // written), then steps 1-5 per matrix of every finite parameter (a batch of experts is
+  // spread too). Every matrix writes only its own momentum and weights.
   void step(const Hyperparams& hyperparams, void* /*stream*/) override {
     stepped_.assign(params_.size(), 0);
-    const size_t threads = std::min(workspaces_.size(), params_.size());
-    if (threads <= 1) {
-      for (size_t id = 0; id < params_.size(); ++id) {
-        stepped_[id] = step_param(*params_[id], hyperparams, workspaces_[0]);
-      }
-    } else {
-      step_in_parallel(hyperparams, threads);
+    parallel_for(params_.size(), workspaces_, [&](size_t id, Workspace&) {
+      stepped_[id] = param_is_finite(*params_[id], hyperparams);
+    });
+    matrices_.clear();
+    for (size_t id = 0; id < params_.size(); ++id) {
+      if (!stepped_[id]) continue;
+      for (int64_t b = 0; b < params_[id]->entry.spec.batch; ++b) matrices_.emplace_back(id, b);
     }
+    parallel_for(matrices_.size(), workspaces_, [&](size_t i, Workspace& ws) {
+      step_matrix(*params_[matrices_[i].first], matrices_[i].second, hyperparams, ws);
+    });
     skipped_.clear();
     for (size_t id = 0; id < params_.size(); ++id) {
       if (!stepped_[id]) skipped_.push_back(int64_t(id));
@@ -136,32 +170,10 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // Threads take the next parameter from a shared counter. An exception is kept per parameter
-  // and the first one in parameter order is rethrown after all threads joined.
-  void step_in_parallel(const Hyperparams& hyperparams, size_t threads) {
-    std::atomic<size_t> next{0};
-    std::vector<std::exception_ptr> errors(params_.size());
-    const auto work = [&](Workspace& ws) {
-      for (size_t id = next++; id < params_.size(); id = next++) {
-        try {
-          stepped_[id] = step_param(*params_[id], hyperparams, ws);
-        } catch (...) {
-          errors[id] = std::current_exception();
-        }
-      }
-    };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(workspaces_[t]));
-    work(workspaces_[0]);
-    for (std::thread& thread : pool) thread.join();
-    for (const std::exception_ptr& error : errors) {
-      if (error) std::rethrow_exception(error);
-    }
-  }
-
   std::vector<std::unique_ptr<CpuParam>> params_;
   std::vector<Workspace> workspaces_;  // one per thread
   std::vector<char> stepped_;          // per parameter: 1 updated, 0 skipped (last step)
+  std::vector<std::pair<size_t, int64_t>> matrices_;  // (parameter, batch index) to step
   std::vector<int64_t> skipped_;
 };
 

@@ -254,6 +254,53 @@ TEST_F(RuntimeRobustness, RebindChecksShapeAndDtypeAndKeepsOldBindingOnError) {
   EXPECT_EQ(p.theta_bytes(), p_before);
 }
 
+// Momentum storage: a caller's buffer is used in place (its contents are the starting momentum),
+// set_momentum() writes the same thing, and a rebind with a new buffer switches to it.
+TEST_F(RuntimeRobustness, CallerMomentumBuffersAndSetMomentum) {
+  OptimizerConfig c = config(write_table());
+  c.hyperparams.precision = Precision::fp32;
+  c.hyperparams.lr = 0.05f;
+  Optimizer opt(c);
+  std::mt19937_64 rng(51);
+  HostParam p("p", 1, 7, 300, DType::fp32), q("q", 1, 7, 300, DType::fp32);
+  const Eigen::MatrixXd theta0 = random_matrix(7, 300, rng, 0.1);
+  const Eigen::MatrixXd m0 = random_gradient(7, 300, rng);
+  const Eigen::MatrixXd g = random_gradient(7, 300, rng);
+  p.set_theta(0, theta0);
+  q.set_theta(0, theta0);
+  p.set_grad(0, g);
+  q.set_grad(0, g);
+  std::vector<float> buffer(7 * 300);
+  for (int64_t i = 0; i < 7 * 300; ++i) buffer[size_t(i)] = float(m0(i / 300, i % 300));
+  ParamSpec ps = p.spec();
+  ps.momentum = buffer.data();
+  const int64_t ip = opt.add_param(ps);
+  const int64_t iq = opt.add_param(q.spec());
+  opt.set_momentum(iq, buffer);
+  EXPECT_EQ(opt.momentum(ip), buffer);
+  const Eigen::MatrixXd start = p.theta(0);
+  opt.step();
+  // Both started from m0: same bits; the caller's buffer holds the new momentum.
+  EXPECT_EQ(p.theta_bytes(), q.theta_bytes());
+  EXPECT_EQ(opt.momentum(ip), buffer);
+  EXPECT_EQ(opt.momentum(iq), buffer);
+  // And both match the fp64 reference started from m0 (buffer holds m0 rounded to fp32).
+  Eigen::MatrixXd m0_fp32(7, 300);
+  for (int64_t i = 0; i < 7 * 300; ++i)
+    m0_fp32(i / 300, i % 300) = double(float(m0(i / 300, i % 300)));
+  ReferenceMatrix ref{start, m0_fp32};
+  reference_step(ref, p.grad(0), c.hyperparams, opt.schedule(ip).schedule);
+  EXPECT_LT((p.theta(0) - ref.theta).norm() / (ref.theta - start).norm(), 5e-5);  // fp32 NS
+  // Rebind q onto a zeroed caller buffer: the next step starts q from zero momentum.
+  std::vector<float> zeros(7 * 300, 0.0f);
+  ParamSpec qs = q.spec();
+  qs.momentum = zeros.data();
+  opt.rebind(iq, qs);
+  opt.step();
+  EXPECT_EQ(opt.momentum(iq), zeros);             // the step wrote into the new buffer
+  EXPECT_NE(opt.momentum(iq), opt.momentum(ip));  // q restarted from zero, p did not
+}
+
 TEST_F(RuntimeRobustness, InvalidHyperparametersThrowAndChangeNothing) {
   Optimizer opt(config(write_table()));
   const std::vector<std::pair<std::string, std::function<void(Hyperparams&)>>> cases = {
