@@ -136,7 +136,7 @@ TEST_F(RuntimeRobustness, Bf16ParameterMatchesReferenceWithinOneUlp) {
   EXPECT_GT(moved, got.size() * 9 / 10);
 }
 
-// Same inputs, same bits: across runs, and across CPU thread counts (parameters are stepped in
+// Same inputs, same bits: across runs, and across CPU thread counts (matrices are stepped in
 // parallel, each by one thread with its own workspace). One parameter is skipped on step 2.
 TEST_F(RuntimeRobustness, StepIsDeterministicForAnyThreadCount) {
   for (const Precision precision : {Precision::fp32, Precision::bf16}) {
