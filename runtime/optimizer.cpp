@@ -27,6 +27,7 @@ struct Optimizer::Impl {
   std::set<Shape> warned_shapes;  // canonical shapes already warned about
   std::unique_ptr<detail::Backend> backend;
   int64_t steps = 0;
+  bool stepped = false;  // a step ran since construction or the last load_state
 
   void warn(const std::string& message) const {
     if (config.warn) {
@@ -147,6 +148,7 @@ void Optimizer::step(void* stream) {
   Impl& d = *impl_;
   d.backend->step(d.hyperparams, stream);
   ++d.steps;
+  d.stepped = true;
   // On the CPU the skipped list is free to read; on CUDA reading it would synchronise, so the
   // caller asks last_report() instead.
   if (d.config.device == Device::cpu) {
@@ -161,7 +163,7 @@ StepReport Optimizer::last_report() const {
   const Impl& d = *impl_;
   StepReport report;
   report.step = d.steps;
-  if (d.steps == 0) return report;
+  if (!d.stepped) return report;
   for (const int64_t id : d.backend->skipped_last_step()) {
     report.skipped.push_back(d.specs[size_t(id)].name);
   }
@@ -201,6 +203,7 @@ void Optimizer::load_state(const std::string& path) {
     d.backend->write_momentum(id, by_id[size_t(id)]->values);
   }
   d.steps = state.step;
+  d.stepped = false;
 }
 
 std::vector<float> Optimizer::momentum(int64_t id) const {

@@ -149,9 +149,14 @@ TEST_F(RuntimeState, MismatchedOrDamagedFilesAreRejectedAndChangeNothing) {
   write_state(path("negative.h5"), -1, 0.5f);
   expect_load_error(
       opt, [&] { opt.load_state(path("negative.h5")); }, "step count -1");
-  // The hand-written file itself is valid: with a finite value it loads.
+  // The hand-written file itself is valid: with a finite value it loads. The report of the
+  // step before (one parameter skipped) does not survive the load.
+  m.a.set_grad_element(0, std::nanf(""));
+  opt.step();
+  EXPECT_EQ(opt.last_report().skipped, std::vector<std::string>{"layers.0.w"});
   write_state(path("valid.h5"), 5, 0.25f);
   opt.load_state(path("valid.h5"));
+  EXPECT_TRUE(opt.last_report().skipped.empty());
   EXPECT_EQ(opt.last_report().step, 5);
   EXPECT_EQ(opt.momentum(1)[123], 0.25f);
   EXPECT_EQ(opt.momentum(0)[0], 0.5f);
