@@ -11,7 +11,7 @@
 #include "family_registry.h"
 #include "h5.h"
 #include "lapack_svd.h"
-#include "strings.h"
+#include "text_split.h"
 
 namespace rootopt {
 namespace {

@@ -9,7 +9,7 @@
 #include "captured_family.h"
 #include "check.h"
 #include "family_registry.h"
-#include "strings.h"
+#include "text_split.h"
 
 namespace rootopt {
 

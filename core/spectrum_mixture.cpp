@@ -6,7 +6,7 @@
 #include "check.h"
 #include "rootopt/spectrum_family.h"
 #include "seeding.h"
-#include "strings.h"
+#include "text_split.h"
 
 namespace rootopt {
 namespace {
