@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "rootopt/coefficient_table.h"
 #include "rootopt/error.h"
+#include "rootopt/hdf5_matrices.h"
 #include "rootopt/matrix_reference.h"
 #include "rootopt/spectrum_family.h"
 
@@ -30,6 +31,7 @@ struct EvalOptions {
   std::string precision = "bf16";
   int64_t steps = 5;
   bool steps_given = false;
+  std::string matrix_file;  // matrix level on these user matrices instead of sampled ones
 };
 
 // The schedule to evaluate and a line saying where it came from.
@@ -56,8 +58,8 @@ SpectrumMixture resolve_mixture(const std::string& family) {
 
 void print_schedule(const Schedule& schedule) {
   for (int64_t k = 0; k < schedule.size(); ++k)
-    fmt::print("  step {}: a = {}  b = {}  c = {}\n", k + 1, schedule[k].a,
-               schedule[k].b, schedule[k].c);
+    fmt::print("  step {}: a = {}  b = {}  c = {}\n", k + 1, schedule[k].a, schedule[k].b,
+               schedule[k].c);
 }
 
 void print_spectral(const Schedule& schedule, const std::vector<Spectrum>& spectra) {
@@ -91,34 +93,64 @@ Shape proxy_shape(Shape shape, int64_t max_dim) {
           std::max<int64_t>(1, std::llround(shape.cols * f))};
 }
 
-void print_matrix_level(const EvalOptions& o, const Schedule& schedule,
-                        const SpectrumMixture& mixture, Shape shape, Precision precision) {
+// One matrix of the matrix level: where it came from, and the schedule for its shape.
+struct MatrixCase {
+  std::string label;
+  Eigen::MatrixXd b;
+  Schedule schedule;
+};
+
+// Sampled from the mixture at `shape`, or at a proxy shape with the same aspect ratio.
+std::vector<MatrixCase> sampled_cases(const EvalOptions& o, const Schedule& schedule,
+                                      const SpectrumMixture& mixture, Shape shape) {
   const Shape proxy = proxy_shape(shape, o.max_matrix_dim);
-  fmt::print("\nmatrix level ({} matrices, Newton-Schulz in {} vs fp64 SVD polar factor{}):\n",
-             o.matrices, to_string(precision),
-             proxy == shape ? ""
-                            : fmt::format("; proxy shape {} with the aspect ratio of {}",
-                                          to_string(proxy), to_string(shape)));
-  const auto solver = make_best_polar_solver();
-  fmt::print("  {:>3}  {:>12}  {:>12}  {:>12}  {:>10}  {:>10}\n", "#",
-             "RMS (" + to_string(precision) + ")", "RMS (fp64)", "predicted", "min sv", "max sv");
-  const auto start = std::chrono::steady_clock::now();
+  if (proxy != shape)
+    fmt::print("  proxy shape {} with the aspect ratio of {} (--max-matrix-dim {})\n",
+               to_string(proxy), to_string(shape), o.max_matrix_dim);
+  std::vector<MatrixCase> cases;
   for (int64_t i = 0; i < o.matrices; ++i) {
     const Spectrum s = mixture.sample(proxy, o.seed + 1, i);
-    const Eigen::MatrixXd b = matrix_with_spectrum(proxy, s, o.seed + 1000 + uint64_t(i));
-    const PolarFactor reference = solver->polar(b);
-    const MatrixError e = matrix_error(newton_schulz(b, schedule, precision), reference);
-    const MatrixError e64 = matrix_error(newton_schulz(b, schedule, Precision::fp64), reference);
-    fmt::print("  {:>3}  {:>12.6f}  {:>12.6f}  {:>12.6f}  {:>10.5f}  {:>10.5f}\n", i + 1, e.rms,
-               e64.rms, spectral_error(schedule, s).rms, e.min_sv, e.max_sv);
+    cases.push_back({fmt::format("sample {} ({})", i + 1, to_string(proxy)),
+                     matrix_with_spectrum(proxy, s, o.seed + 1000 + uint64_t(i)), schedule});
+  }
+  return cases;
+}
+
+// Every 2-D float dataset of a user file, each with the schedule for its own shape.
+std::vector<MatrixCase> file_cases(const EvalOptions& o) {
+  std::vector<MatrixCase> cases;
+  for (NamedMatrix& m : read_matrices(o.matrix_file)) {
+    const Shape shape{m.values.rows(), m.values.cols()};
+    cases.push_back({m.name + " (" + to_string(shape) + ")", std::move(m.values),
+                     resolve_schedule(o, shape).first});
+  }
+  return cases;
+}
+
+void print_matrix_level(const std::vector<MatrixCase>& cases, Precision precision) {
+  const auto solver = make_best_polar_solver();
+  size_t width = 6;
+  for (const MatrixCase& c : cases) width = std::max(width, c.label.size());
+  fmt::print("  {:<{}}  {:>12}  {:>12}  {:>12}  {:>10}  {:>10}\n", "matrix", width,
+             "RMS (" + to_string(precision) + ")", "RMS (fp64)", "predicted", "min sv", "max sv");
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const MatrixCase& c = cases[i];
+    const PolarFactor reference = solver->polar(c.b);
+    const MatrixError e = matrix_error(newton_schulz(c.b, c.schedule, precision), reference);
+    const MatrixError e64 =
+        matrix_error(newton_schulz(c.b, c.schedule, Precision::fp64), reference);
+    const double predicted =
+        spectral_error(c.schedule, normalised_spectrum(reference.singular_values)).rms;
+    fmt::print("  {:<{}}  {:>12.6f}  {:>12.6f}  {:>12.6f}  {:>10.5f}  {:>10.5f}\n", c.label, width,
+               e.rms, e64.rms, predicted, e.min_sv, e.max_sv);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(stderr, "\rmatrix %lld/%lld, %.1f s elapsed, ETA %.1f s   ", (long long)(i + 1),
-                 (long long)o.matrices, elapsed,
-                 elapsed / double(i + 1) * double(o.matrices - i - 1));
+    std::fprintf(stderr, "\rmatrix %zu/%zu, %.1f s elapsed, ETA %.1f s   ", i + 1, cases.size(),
+                 elapsed, elapsed / double(i + 1) * double(cases.size() - i - 1));
   }
-  if (o.matrices > 0) std::fprintf(stderr, "\n");
-  fmt::print("  (SVD by {}; 'predicted' is the spectral RMS of the same spectrum)\n",
+  if (!cases.empty()) std::fprintf(stderr, "\n");
+  fmt::print("  (SVD by {}; 'predicted' is the spectral RMS of the matrix's own spectrum)\n",
              solver->name());
 }
 
@@ -136,7 +168,11 @@ void run_eval(const EvalOptions& o) {
   print_schedule(schedule);
   fmt::print("spectra:   {}\nseed:      {}\n", mixture.describe(), o.seed);
   print_spectral(schedule, mixture.sample_many(shape, o.seed, o.samples));
-  print_matrix_level(o, schedule, mixture, shape, precision);
+  fmt::print("\nmatrix level (Newton-Schulz in {} vs fp64 SVD polar factor):\n",
+             to_string(precision));
+  print_matrix_level(
+      o.matrix_file.empty() ? sampled_cases(o, schedule, mixture, shape) : file_cases(o),
+      precision);
 }
 
 }  // namespace
@@ -162,6 +198,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--max-matrix-dim", options->max_matrix_dim,
                   "larger shapes use a proxy with the same aspect ratio")
       ->capture_default_str();
+  cmd->add_option("--matrix-file", options->matrix_file,
+                  "HDF5 file whose 2-D float datasets (e.g. captured momentum buffers) replace "
+                  "the sampled matrices; each uses the schedule for its own shape")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--seed", options->seed, "sampling seed")->capture_default_str();
   cmd->add_option("--precision", options->precision, "matrix-level arithmetic: fp64, fp32, bf16")
       ->capture_default_str();
