@@ -61,7 +61,7 @@ class ThresholdProbe {
 
   QuantileParts measure(cudaStream_t stream) {
     const cuda::GroupView view{slots_.as<cuda::MatrixSlot>(), shape_.batch, shape_.elements(),
-                               DType::bf16};
+                               DType::bf16, shape_.elements() % 4 == 0};
     const int64_t n = shape_.elements();
     const double position = 0.9 * double(n - 1);
     const auto lo = int64_t(std::floor(position));

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -69,7 +70,20 @@ struct Group {
   int64_t elements() const { return rows * cols; }
   int64_t count() const { return static_cast<int64_t>(slots.size()); }
   cuda::GroupView view() const {
-    return {device_slots.as<cuda::MatrixSlot>(), count(), elements(), dtype};
+    return {device_slots.as<cuda::MatrixSlot>(), count(), elements(), dtype, vectorized()};
+  }
+  // Whether every matrix can be read and written in aligned 4-element vectors (the workspace
+  // always can when elements % 4 == 0; the caller's pointers are checked).
+  bool vectorized() const {
+    const auto aligned = [](const void* p, size_t bytes) {
+      return reinterpret_cast<uintptr_t>(p) % bytes == 0;
+    };
+    const size_t quad = 4 * dtype_bytes(dtype);
+    if (elements() % 4 != 0) return false;
+    for (const cuda::MatrixSlot& s : slots)
+      if (!aligned(s.grad, quad) || !aligned(s.param, quad) || !aligned(s.momentum, 16))
+        return false;
+    return true;
   }
   std::string name() const {
     return concat(count(), " matrices of ", rows, "x", cols,

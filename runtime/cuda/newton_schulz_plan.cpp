@@ -165,9 +165,11 @@ NewtonSchulzPlan::NewtonSchulzPlan(const LtHandle& lt, PlanShape shape, Precisio
 }
 
 int64_t NewtonSchulzPlan::gram_split(int64_t small) {
-  // Below ~1024 the three smaller GEMMs and the mirror cost more than the saved quarter. The
-  // split is a multiple of 128 elements so every block pointer keeps 256-byte alignment.
-  return small >= 1024 ? (small / 2) / 128 * 128 : 0;
+  // Measured on an H100 (docs/results/gpu.md): for 1024x4096 the three smaller GEMMs and the
+  // mirror cost more than the saved quarter (0.31 vs 0.24 ms), for 4096-wide A they win (2.73 vs
+  // 2.83 ms, 6.53 vs 7.06 ms). The split is a multiple of 128 elements so every block pointer
+  // keeps 256-byte alignment.
+  return small >= 2048 ? (small / 2) / 128 * 128 : 0;
 }
 
 void NewtonSchulzPlan::gram(const void* x, const PlanBuffers& buffers, cudaStream_t stream) const {

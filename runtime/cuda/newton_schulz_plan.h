@@ -1,6 +1,6 @@
 // Internal: the Newton-Schulz GEMMs of one group on cuBLASLt, planned once at registration.
 // Per step k (ROOT paper arXiv 2511.20626, quintic NS; coefficients from the shape's schedule):
-//   A   = X X^T                      computed once and used twice below; for min(m, n) >= 1024
+//   A   = X X^T                      computed once and used twice below; for min(m, n) >= 2048
 //                                    only its lower blocks A11, A21, A22 (3 GEMMs, 3/4 of the
 //                                    flops) and A12 = A21^T by a mirror kernel (A is symmetric)
 //   P   = c_k A A + b_k A            one GEMM: A enters again as the "C" operand with beta = b_k

@@ -36,13 +36,17 @@ __global__ void radix_histogram_kernel(GroupView group, const float* u, const Th
   __syncthreads();
   const uint32_t p0 = state[blockIdx.y].prefix[0], p1 = state[blockIdx.y].prefix[1];
   const float* u_matrix = u + int64_t(blockIdx.y) * group.elements;
-  for_each_element(group.elements, [&](int64_t i) {
-    const uint32_t bits = abs_bits(u_matrix[i]), high = radix_high(bits, pass);
+  const auto visit = [&](float u) {
+    const uint32_t bits = abs_bits(u), high = radix_high(bits, pass);
     if (high == p0)
       atomicAdd(&local[0][radix_digit(bits, pass)], 1u);
     else if (high == p1)
       atomicAdd(&local[1][radix_digit(bits, pass)], 1u);
-  });
+    return 0.0f;
+  };
+  for_each_element(
+      group, [&](int64_t i) { visit(u_matrix[i]); },
+      [&](int64_t q) { map4(visit, load4(u_matrix, q)); });
   __syncthreads();
   flush_histogram(local[0], pass_histogram(hist, blockIdx.y, pass, 0));
   if (p0 != p1) flush_histogram(local[1], pass_histogram(hist, blockIdx.y, pass, 1));

@@ -41,14 +41,16 @@ __global__ void momentum_stats_kernel(GroupView group, MomentumArgs args, float*
   const float* momentum = slot.momentum;
   float* u_matrix = u + int64_t(blockIdx.y) * group.elements;
   bool non_finite = false;
-  for_each_element(group.elements, [&](int64_t i) {
-    const float g = to_float(grad[i]);
-    const float m_next = momentum_next(momentum[i], g, args.momentum);
+  const auto visit = [&](float g, float m) {
+    const float m_next = momentum_next(m, g, args.momentum);
     const float value = direction(g, m_next, args);
-    u_matrix[i] = value;
     non_finite |= !isfinite(m_next) || !isfinite(value);  // as momentum_step_is_finite on the CPU
     if (histogram) atomicAdd(local + radix_digit(abs_bits(value), 0), 1u);
-  });
+    return value;
+  };
+  for_each_element(
+      group, [&](int64_t i) { u_matrix[i] = visit(to_float(grad[i]), momentum[i]); },
+      [&](int64_t q) { store4(u_matrix, q, map4(visit, load4(grad, q), load4(momentum, q))); });
   if (__syncthreads_or(non_finite) && threadIdx.x == 0) flags[slot.param_id] = 1;
   if (histogram) flush_histogram(local, hist + int64_t(blockIdx.y) * kRadixPasses * 2 * kRadixBins);
 }
@@ -62,10 +64,14 @@ __global__ void clamp_square_sum_kernel(GroupView group, const float* u,
   const float eps = state[blockIdx.y].eps;
   const float* u_matrix = u + int64_t(blockIdx.y) * group.elements;
   double sum = 0;  // fp64 squares and sums, as normalize_frobenius on the CPU
-  for_each_element(group.elements, [&](int64_t i) {
-    const double b = clamp_abs(u_matrix[i], eps);
+  const auto visit = [&](float u) {
+    const double b = clamp_abs(u, eps);
     sum += b * b;
-  });
+    return 0.0f;
+  };
+  for_each_element(
+      group, [&](int64_t i) { visit(u_matrix[i]); },
+      [&](int64_t q) { map4(visit, load4(u_matrix, q)); });
   const double block_sum = BlockSum(scratch).Sum(sum);
   if (threadIdx.x == 0) partial[blockIdx.y * kMaxBlocksPerMatrix + blockIdx.x] = block_sum;
 }
@@ -87,9 +93,10 @@ __global__ void normalize_kernel(GroupView group, const float* u, const Threshol
   const float eps = state[blockIdx.y].eps, d = denominator;
   const float* u_matrix = u + int64_t(blockIdx.y) * group.elements;
   X* x_matrix = x0 + int64_t(blockIdx.y) * group.elements;
-  for_each_element(group.elements, [&](int64_t i) {
-    x_matrix[i] = from_float<X>(__fdiv_rn(clamp_abs(u_matrix[i], eps), d));
-  });
+  const auto visit = [&](float u) { return __fdiv_rn(clamp_abs(u, eps), d); };
+  for_each_element(
+      group, [&](int64_t i) { x_matrix[i] = from_float<X>(visit(u_matrix[i])); },
+      [&](int64_t q) { store4(x_matrix, q, map4(visit, load4(u_matrix, q))); });
 }
 
 // Momentum and parameter write-back, skipped as a whole for a flagged parameter.
@@ -102,10 +109,18 @@ __global__ void final_update_kernel(GroupView group, UpdateArgs args, const X* x
   T* param = static_cast<T*>(slot.param);
   float* momentum = slot.momentum;
   const X* x_matrix = x + int64_t(blockIdx.y) * group.elements;
-  for_each_element(group.elements, [&](int64_t i) {
-    momentum[i] = momentum_next(momentum[i], to_float(grad[i]), args.momentum.momentum);
-    param[i] = from_float<T>(updated_param(to_float(param[i]), to_float(x_matrix[i]), args));
-  });
+  const auto next = [&](float m, float g) { return momentum_next(m, g, args.momentum.momentum); };
+  const auto update = [&](float theta, float x) { return updated_param(theta, x, args); };
+  for_each_element(
+      group,
+      [&](int64_t i) {
+        momentum[i] = next(momentum[i], to_float(grad[i]));
+        param[i] = from_float<T>(update(to_float(param[i]), to_float(x_matrix[i])));
+      },
+      [&](int64_t q) {
+        store4(momentum, q, map4(next, load4(momentum, q), load4(grad, q)));
+        store4(param, q, map4(update, load4(param, q), load4(x_matrix, q)));
+      });
 }
 
 }  // namespace

@@ -19,7 +19,9 @@ namespace rootopt::cuda {
 
 constexpr int kRadixBins = 2048;  // 11-bit digits: |U| in 3 passes of 11 + 10 + 10 bits
 constexpr int kRadixPasses = 3;
-constexpr int64_t kMaxBlocksPerMatrix = 512;  // per-block partial sums are kept in this many slots
+// Blocks per matrix at most: about one full wave of 256-thread blocks on an H100 (132 SMs x 8)
+// for a single large matrix; per-block partial sums are kept in this many slots.
+constexpr int64_t kMaxBlocksPerMatrix = 1024;
 
 struct MomentumArgs {
   float momentum = 0.95f;

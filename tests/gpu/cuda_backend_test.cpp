@@ -227,7 +227,8 @@ TEST(CudaBackend, ZeroGradientGivesPureWeightDecay) {
   EXPECT_EQ(p.device_theta(), expected);
 }
 
-// Small steps over every threshold mode, precision and dtype: the run compute-sanitizer checks
+// Small steps over every threshold mode, precision and dtype, scalar and vectorised element
+// access: the run compute-sanitizer checks
 // (tools/gpu-check), and a comparison with the CPU backend on top.
 TEST(CudaBackend, SanitizerSmallSteps) {
   ROOTOPT_REQUIRE_CUDA();
@@ -237,6 +238,7 @@ TEST(CudaBackend, SanitizerSmallSteps) {
   params.emplace_back("b", 1, 5, 3, DType::bf16);
   params.emplace_back("c", 2, 17, 33, DType::fp32);
   params.emplace_back("d", 1, 17, 33, DType::fp32);
+  params.emplace_back("e", 2, 16, 24, DType::bf16);  // elements % 4 == 0: the vectorised path
   auto cpu = detail::make_cpu_backend();
   auto gpu = detail::make_cuda_backend();
   for (size_t i = 0; i < params.size(); ++i) {

@@ -30,7 +30,10 @@ std::vector<float> gpu_quantiles(const std::vector<float>& values, int64_t count
     host_slots.push_back(
         {grad.as<float>() + m * elements, nullptr, momentum.as<float>() + m * elements, 0});
   upload(slots.get(), host_slots.data(), slots.bytes());
-  const cuda::GroupView view{slots.as<cuda::MatrixSlot>(), count, elements, DType::fp32};
+  // Vector loads whenever the sizes allow (both paths are exercised: sizes 1, 2, 7, 65537 are
+  // scalar).
+  const cuda::GroupView view{slots.as<cuda::MatrixSlot>(), count, elements, DType::fp32,
+                             elements % 4 == 0};
   // mu = 0, no Nesterov: M' = 0 M + g = g and U = M' = g exactly.
   cuda::launch_momentum_stats(view, {0.0f, false}, u.as<float>(), hist.as<uint32_t>(), true,
                               flags.as<int32_t>(), nullptr);
