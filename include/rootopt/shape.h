@@ -16,9 +16,7 @@ struct Shape {
   Shape canonical() const { return {std::min(rows, cols), std::max(rows, cols)}; }
   bool operator==(const Shape& o) const { return rows == o.rows && cols == o.cols; }
   bool operator!=(const Shape& o) const { return !(*this == o); }
-  bool operator<(const Shape& o) const {
-    return rows != o.rows ? rows < o.rows : cols < o.cols;
-  }
+  bool operator<(const Shape& o) const { return rows != o.rows ? rows < o.rows : cols < o.cols; }
 };
 
 // "1024x4096" (also accepts 'X' and '*'); throws rootopt::Error on malformed, zero or negative
