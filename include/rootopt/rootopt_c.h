@@ -1,19 +1,21 @@
 /* C ABI of the rootopt runtime (rootopt/optimizer.h), for bindings from other languages.
  *
- * Every function returns a rootopt_status; on failure, rootopt_last_error() returns a message
- * for the calling thread (valid until that thread's next rootopt call). No C++ exception crosses
- * this boundary. Structs are plain data with fixed-width fields; enums are passed as int32_t
- * with the ROOTOPT_* values below. Fill config/hyperparameter structs with the *_defaults
- * functions first, then change what you need, so fields added later keep their defaults. */
+ * Every function but rootopt_last_error and rootopt_cuda_available returns a rootopt_status; on
+ * failure, rootopt_last_error() returns a message for the calling thread (valid until that
+ * thread's next rootopt call). No C++ exception crosses this boundary. Structs are plain data
+ * with fixed-width fields; enums are passed as int32_t with the ROOTOPT_* values below. Fill
+ * config/hyperparameter structs with the *_defaults functions first, then change what you need,
+ * so fields added later keep their defaults. */
 #ifndef ROOTOPT_ROOTOPT_C_H
 #define ROOTOPT_ROOTOPT_C_H
 
 #include <stdint.h>
 
-#if defined(_WIN32)
-#define ROOTOPT_C_API __declspec(dllexport)
-#else
+/* Exported from librootopt_c.so, which hides every other symbol. */
+#if defined(__GNUC__)
 #define ROOTOPT_C_API __attribute__((visibility("default")))
+#else
+#define ROOTOPT_C_API
 #endif
 
 #ifdef __cplusplus
