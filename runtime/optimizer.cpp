@@ -70,10 +70,12 @@ Optimizer::Optimizer(const OptimizerConfig& config) : impl_(std::make_unique<Imp
     ROOTOPT_CHECK(config.fallback.kind != FallbackPolicy::Kind::error,
                   "no coefficient table given (table_path is empty) and the fallback policy is "
                   "'error': every shape would fail");
-    // Fails early on an unknown built-in name rather than at the first add_param.
-    (void)builtin_schedule(config.fallback.schedule_name, Shape{1, 1});
   } else {
     d.table = CoefficientTable::load(config.table_path);
+  }
+  if (!d.table || config.fallback.kind == FallbackPolicy::Kind::named) {
+    // Fails early on an unknown built-in name rather than at the first add_param.
+    (void)builtin_schedule(config.fallback.schedule_name, Shape{1, 1});
   }
   switch (config.device) {
     case Device::cpu:

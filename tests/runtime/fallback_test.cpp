@@ -87,6 +87,9 @@ TEST_F(RuntimeFallback, WithoutTableEveryShapeUsesTheNamedScheduleAndWarnsOnce) 
   EXPECT_EQ(opt.schedule(id).schedule[0].a, builtin_schedule("muon", {64, 64})[0].a);
   c.fallback.schedule_name = "no-such-schedule";
   EXPECT_THROW(Optimizer bad(c), Error);
+  OptimizerConfig with_table = config(write_table());
+  with_table.fallback = {FallbackPolicy::Kind::named, "no-such-schedule"};
+  EXPECT_THROW(Optimizer bad(with_table), Error);
 }
 
 }  // namespace
