@@ -96,8 +96,9 @@ void parallel_for(size_t count, std::vector<Workspace>& workspaces, Work&& work)
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int64_t threads) : workspaces_(size_t(threads)) {
+  explicit CpuBackend(int64_t threads) {
     ROOTOPT_CHECK(threads >= 1, "CPU backend needs at least one thread, got ", threads);
+    workspaces_.resize(size_t(threads));
   }
 
   void add(int64_t id, const ParamEntry& entry) override {
