@@ -11,12 +11,13 @@
 
 #include "check.h"
 #include "cuda_device_buffer.h"
+#include "cuda_handle.h"
 #include "cuda_status.h"
 
 namespace rootopt {
 namespace {
 
-#define POLAR_CUSOLVER_CHECK(call, ...)                                                            \
+#define ROOTOPT_CUSOLVER_CHECK(call, ...)                                                          \
   do {                                                                                             \
     const cusolverStatus_t polar_status_ = (call);                                                 \
     if (polar_status_ != CUSOLVER_STATUS_SUCCESS)                                                  \
@@ -25,29 +26,8 @@ namespace {
                                   "status ", static_cast<int>(polar_status_), "; ", __VA_ARGS__)); \
   } while (0)
 
-class CusolverHandle {
- public:
-  CusolverHandle() { POLAR_CUSOLVER_CHECK(cusolverDnCreate(&handle_), "creating the handle"); }
-  ~CusolverHandle() { cusolverDnDestroy(handle_); }
-  CusolverHandle(const CusolverHandle&) = delete;
-  CusolverHandle& operator=(const CusolverHandle&) = delete;
-  cusolverDnHandle_t get() const { return handle_; }
-
- private:
-  cusolverDnHandle_t handle_ = nullptr;
-};
-
-class GesvdjParams {
- public:
-  GesvdjParams() { POLAR_CUSOLVER_CHECK(cusolverDnCreateGesvdjInfo(&info_), "gesvdj info"); }
-  ~GesvdjParams() { cusolverDnDestroyGesvdjInfo(info_); }
-  GesvdjParams(const GesvdjParams&) = delete;
-  GesvdjParams& operator=(const GesvdjParams&) = delete;
-  gesvdjInfo_t get() const { return info_; }
-
- private:
-  gesvdjInfo_t info_ = nullptr;
-};
+using CusolverHandle = cuda::CudaHandle<cusolverDnHandle_t, cusolverDnDestroy>;
+using GesvdjParams = cuda::CudaHandle<gesvdjInfo_t, cusolverDnDestroyGesvdjInfo>;
 
 class CusolverPolarSolver final : public PolarSolver {
  public:
@@ -61,9 +41,11 @@ class CusolverPolarSolver final : public PolarSolver {
     const std::string where = detail::concat("polar factor of a ", m, "x", n, " matrix");
     const int mi = static_cast<int>(m), ni = static_cast<int>(n);
     CusolverHandle handle;
+    ROOTOPT_CUSOLVER_CHECK(cusolverDnCreate(handle.out()), "creating the handle");
     GesvdjParams params;
+    ROOTOPT_CUSOLVER_CHECK(cusolverDnCreateGesvdjInfo(params.out()), "gesvdj info");
     // Default tolerance is machine epsilon; raise the sweep cap so large matrices converge.
-    POLAR_CUSOLVER_CHECK(cusolverDnXgesvdjSetMaxSweeps(params.get(), 200), where);
+    ROOTOPT_CUSOLVER_CHECK(cusolverDnXgesvdjSetMaxSweeps(params.get(), 200), where);
     const auto doubles = [&](int64_t count, const char* what) {
       return cuda::DeviceBuffer(sizeof(double) * static_cast<size_t>(count),
                                 detail::concat(what, " of the ", where));
@@ -76,13 +58,13 @@ class CusolverPolarSolver final : public PolarSolver {
     ROOTOPT_CUDA_CHECK(cudaMemcpy(a, matrix.data(), sizeof(double) * m * n, cudaMemcpyHostToDevice),
                        where);
     int lwork = 0;
-    POLAR_CUSOLVER_CHECK(
+    ROOTOPT_CUSOLVER_CHECK(
         cusolverDnDgesvdj_bufferSize(handle.get(), CUSOLVER_EIG_MODE_VECTOR, 1, mi, ni, a, mi, s, u,
                                      mi, v, ni, &lwork, params.get()),
         where);
     const cuda::DeviceBuffer work_buf = doubles(lwork, "gesvdj workspace");
     double* work = work_buf.as<double>();
-    POLAR_CUSOLVER_CHECK(
+    ROOTOPT_CUSOLVER_CHECK(
         cusolverDnDgesvdj(handle.get(), CUSOLVER_EIG_MODE_VECTOR, 1, mi, ni, a, mi, s, u, mi, v, ni,
                           work, lwork, info.as<int>(), params.get()),
         where);

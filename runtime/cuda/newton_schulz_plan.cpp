@@ -10,31 +10,26 @@
 namespace rootopt::cuda {
 
 LtHandle::LtHandle() {
-  ROOTOPT_CUBLAS_CHECK(cublasLtCreate(&handle_), "creating the cuBLASLt handle");
+  ROOTOPT_CUBLAS_CHECK(cublasLtCreate(handle_.out()), "creating the cuBLASLt handle");
 }
-LtHandle::~LtHandle() { cublasLtDestroy(handle_); }
 
 namespace {
 
-class MatmulDesc {
- public:
-  MatmulDesc(cublasOperation_t op_a, cublasOperation_t op_b, const std::string& what) {
-    ROOTOPT_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F), what);
-    ROOTOPT_CUBLAS_CHECK(
-        cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a),
-        what);
-    ROOTOPT_CUBLAS_CHECK(
-        cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b),
-        what);
-  }
-  ~MatmulDesc() { cublasLtMatmulDescDestroy(desc_); }
-  MatmulDesc(const MatmulDesc&) = delete;
-  MatmulDesc& operator=(const MatmulDesc&) = delete;
-  cublasLtMatmulDesc_t get() const { return desc_; }
+using MatmulDesc = CudaHandle<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
+using MatrixLayout = CudaHandle<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
+using Preference = CudaHandle<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>;
 
- private:
-  cublasLtMatmulDesc_t desc_ = nullptr;
-};
+template <typename Value>
+void set_attribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute,
+                   const Value& value, const std::string& what) {
+  ROOTOPT_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof value), what);
+}
+template <typename Value>
+void set_attribute(cublasLtMatrixLayout_t layout, cublasLtMatrixLayoutAttribute_t attribute,
+                   const Value& value, const std::string& what) {
+  ROOTOPT_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, attribute, &value, sizeof value),
+                       what);
+}
 
 // A column-major rows x cols matrix with leading dimension ld, `batch` of them `stride` elements
 // apart (a block of a larger matrix has ld and stride of the whole one).
@@ -43,48 +38,17 @@ struct Dims {
 };
 Dims whole(int64_t rows, int64_t cols) { return {rows, cols, rows, rows * cols}; }
 
-class Layout {
- public:
-  Layout(cudaDataType_t type, Dims dims, int64_t batch, const std::string& what) {
-    ROOTOPT_CUBLAS_CHECK(
-        cublasLtMatrixLayoutCreate(&layout_, type, static_cast<uint64_t>(dims.rows),
-                                   static_cast<uint64_t>(dims.cols), dims.ld),
-        what);
-    const int32_t count = static_cast<int32_t>(batch);
-    ROOTOPT_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
-                             layout_, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count),
-                         what);
-    ROOTOPT_CUBLAS_CHECK(
-        cublasLtMatrixLayoutSetAttribute(layout_, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                                         &dims.stride, sizeof dims.stride),
-        what);
-  }
-  ~Layout() { cublasLtMatrixLayoutDestroy(layout_); }
-  Layout(const Layout&) = delete;
-  Layout& operator=(const Layout&) = delete;
-  cublasLtMatrixLayout_t get() const { return layout_; }
-
- private:
-  cublasLtMatrixLayout_t layout_ = nullptr;
-};
-
-class Preference {
- public:
-  Preference(size_t workspace_bytes, const std::string& what) {
-    ROOTOPT_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref_), what);
-    ROOTOPT_CUBLAS_CHECK(
-        cublasLtMatmulPreferenceSetAttribute(pref_, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                             &workspace_bytes, sizeof workspace_bytes),
-        what);
-  }
-  ~Preference() { cublasLtMatmulPreferenceDestroy(pref_); }
-  Preference(const Preference&) = delete;
-  Preference& operator=(const Preference&) = delete;
-  cublasLtMatmulPreference_t get() const { return pref_; }
-
- private:
-  cublasLtMatmulPreference_t pref_ = nullptr;
-};
+// The layout of `batch` matrices of the given Dims.
+void make_layout(MatrixLayout& layout, cudaDataType_t type, Dims dims, int64_t batch,
+                 const std::string& what) {
+  ROOTOPT_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(layout.out(), type, static_cast<uint64_t>(dims.rows),
+                                 static_cast<uint64_t>(dims.cols), dims.ld),
+      what);
+  set_attribute(layout.get(), CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, static_cast<int32_t>(batch),
+                what);
+  set_attribute(layout.get(), CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, dims.stride, what);
+}
 
 }  // namespace
 
@@ -92,19 +56,27 @@ class Preference {
 // cuBLASLt's heuristic for the exact shapes, batch and workspace.
 struct NewtonSchulzPlan::Gemm {
   MatmulDesc desc;
-  Layout a, b, cd;
+  MatrixLayout a, b, cd;
   cublasLtMatmulAlgo_t algo{};
   std::string what;
 
   Gemm(cublasLtHandle_t lt, cublasOperation_t op_a, Dims a_dims, cublasOperation_t op_b,
        Dims b_dims, Dims cd_dims, int64_t batch, cudaDataType_t type, size_t workspace_bytes,
        std::string what_)
-      : desc(op_a, op_b, what_),
-        a(type, a_dims, batch, what_),
-        b(type, b_dims, batch, what_),
-        cd(type, cd_dims, batch, what_),
-        what(std::move(what_)) {
-    Preference pref(workspace_bytes, what);
+      : what(std::move(what_)) {
+    ROOTOPT_CUBLAS_CHECK(cublasLtMatmulDescCreate(desc.out(), CUBLAS_COMPUTE_32F, CUDA_R_32F),
+                         what);
+    set_attribute(desc.get(), CUBLASLT_MATMUL_DESC_TRANSA, op_a, what);
+    set_attribute(desc.get(), CUBLASLT_MATMUL_DESC_TRANSB, op_b, what);
+    make_layout(a, type, a_dims, batch, what);
+    make_layout(b, type, b_dims, batch, what);
+    make_layout(cd, type, cd_dims, batch, what);
+    Preference pref;
+    ROOTOPT_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(pref.out()), what);
+    ROOTOPT_CUBLAS_CHECK(
+        cublasLtMatmulPreferenceSetAttribute(pref.get(), CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                             &workspace_bytes, sizeof workspace_bytes),
+        what);
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
     ROOTOPT_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, desc.get(), a.get(), b.get(), cd.get(),

@@ -18,6 +18,7 @@
 #include <memory>
 #include <vector>
 
+#include "cuda_handle.h"
 #include "rootopt/precision.h"
 #include "rootopt/schedule.h"
 
@@ -27,13 +28,10 @@ namespace rootopt::cuda {
 class LtHandle {
  public:
   LtHandle();
-  ~LtHandle();
-  LtHandle(const LtHandle&) = delete;
-  LtHandle& operator=(const LtHandle&) = delete;
-  cublasLtHandle_t get() const { return handle_; }
+  cublasLtHandle_t get() const { return handle_.get(); }
 
  private:
-  cublasLtHandle_t handle_ = nullptr;
+  CudaHandle<cublasLtHandle_t, cublasLtDestroy> handle_;
 };
 
 struct PlanShape {
