@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "backend.h"
@@ -85,9 +86,13 @@ struct Group {
         return false;
     return true;
   }
+  std::vector<std::string> params;  // names of its parameters, for error messages
   std::string name() const {
+    const std::string more =
+        params.size() > 1 ? concat(" and ", params.size() - 1, " more") : std::string();
     return concat(count(), " matrices of ", rows, "x", cols,
-                  dtype == DType::bf16 ? " bf16" : " fp32");
+                  dtype == DType::bf16 ? " bf16" : " fp32", " (parameter '",
+                  params.empty() ? std::string() : params.front(), "'", more, ")");
   }
 };
 
@@ -118,11 +123,13 @@ class CudaBackend final : public Backend {
     ROOTOPT_CUDA_CHECK(cudaMemset(flags.get(), 0, flags.bytes()), "zeroing the non-finite flags");
     Group& group = group_for(*param);
     param->first_slot = group.count();
+    group.params.push_back(spec.name);
     for (int64_t b = 0; b < spec.batch; ++b) group.slots.push_back(slot(*param, id, b));
     try {
       reallocate(group);
     } catch (...) {  // registration failed: restore the group as it was
       group.slots.resize(size_t(param->first_slot));
+      group.params.pop_back();
       if (group.slots.empty())
         groups_.pop_back();
       else
@@ -154,40 +161,15 @@ class CudaBackend final : public Backend {
                   to_string(h.precision));
     const auto stream = static_cast<cudaStream_t>(stream_ptr);
     last_stream_ = stream;
+    if (params_.empty()) return;
     ROOTOPT_CUDA_CHECK(cudaMemsetAsync(flags_.get(), 0, flags_.bytes(), stream),
                        "clearing the non-finite flags");
-    const bool quantile = h.threshold == ThresholdMode::quantile;
-    const cuda::MomentumArgs momentum{h.momentum, h.nesterov};
     for (Group& group : groups_) {
-      const cuda::GroupView view = group.view();
-      auto* u = group.x_other.as<float>();  // U lives in the ping-pong buffer until X0 is made
-      auto* state = group.state.as<cuda::ThresholdState>();
-      if (quantile)
-        ROOTOPT_CUDA_CHECK(cudaMemsetAsync(group.hist.get(), 0, group.hist.bytes(), stream),
-                           "clearing the histograms of ", group.name());
-      cuda::launch_momentum_stats(view, momentum, u, group.hist.as<uint32_t>(), quantile,
-                                  flags_.as<int32_t>(), stream);
-      if (quantile)
-        cuda::launch_radix_select(view, u, group.hist.as<uint32_t>(),
-                                  quantile_position(group.elements(), h.threshold_quantile), state,
-                                  stream);
-      else
-        cuda::launch_set_threshold(group.count(),
-                                   h.threshold == ThresholdMode::fixed
-                                       ? h.threshold_value
-                                       : std::numeric_limits<float>::infinity(),
-                                   state, stream);
-      cuda::launch_clamp_normalize(view, u, state, group.partial.as<double>(), h.precision,
-                                   group.x.get(), stream);
-      const cuda::NewtonSchulzPlan& plan =
-          h.precision == Precision::bf16 ? *group.plan_bf16 : *group.plan_fp32;
-      const void* x_final = plan.run(group.schedule,
-                                     {group.x.get(), group.x_other.get(), group.gram.get(),
-                                      group.poly.get(), workspace_.get(), workspace_.bytes()},
-                                     stream);
-      const UpdateCoefficients c = update_coefficients(h, group.rows, group.cols);
-      cuda::launch_final_update(view, {momentum, c.decay, c.step}, x_final, h.precision,
-                                flags_.as<int32_t>(), stream);
+      try {
+        step_group(group, h, stream);
+      } catch (const Error& e) {  // say which parameters the failing call was working on
+        throw Error(concat(e.what(), " [in the step of ", group.name(), "]"));
+      }
     }
   }
 
@@ -227,6 +209,40 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  void step_group(Group& group, const Hyperparams& h, cudaStream_t stream) {
+    const bool quantile = h.threshold == ThresholdMode::quantile;
+    const cuda::MomentumArgs momentum{h.momentum, h.nesterov};
+    const cuda::GroupView view = group.view();
+    auto* u = group.x_other.as<float>();  // U lives in the ping-pong buffer until X0 is made
+    auto* state = group.state.as<cuda::ThresholdState>();
+    if (quantile)
+      ROOTOPT_CUDA_CHECK(cudaMemsetAsync(group.hist.get(), 0, group.hist.bytes(), stream),
+                         "clearing the histograms");
+    cuda::launch_momentum_stats(view, momentum, u, group.hist.as<uint32_t>(), quantile,
+                                flags_.as<int32_t>(), stream);
+    if (quantile)
+      cuda::launch_radix_select(view, u, group.hist.as<uint32_t>(),
+                                quantile_position(group.elements(), h.threshold_quantile), state,
+                                stream);
+    else
+      cuda::launch_set_threshold(group.count(),
+                                 h.threshold == ThresholdMode::fixed
+                                     ? h.threshold_value
+                                     : std::numeric_limits<float>::infinity(),
+                                 state, stream);
+    cuda::launch_clamp_normalize(view, u, state, group.partial.as<double>(), h.precision,
+                                 group.x.get(), stream);
+    const cuda::NewtonSchulzPlan& plan =
+        h.precision == Precision::bf16 ? *group.plan_bf16 : *group.plan_fp32;
+    const void* x_final = plan.run(group.schedule,
+                                   {group.x.get(), group.x_other.get(), group.gram.get(),
+                                    group.poly.get(), workspace_.get(), workspace_.bytes()},
+                                   stream);
+    const UpdateCoefficients c = update_coefficients(h, group.rows, group.cols);
+    cuda::launch_final_update(view, {momentum, c.decay, c.step}, x_final, h.precision,
+                              flags_.as<int32_t>(), stream);
+  }
+
   static cuda::MatrixSlot slot(const CudaParam& param, int64_t id, int64_t b) {
     const ParamSpec& spec = param.entry.spec;
     const int64_t offset = b * spec.rows * spec.cols;
