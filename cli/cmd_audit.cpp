@@ -60,11 +60,12 @@ void run(AuditArgs& args) {
       run_audit(args.options, [&progress](int64_t done, int64_t total) { progress(done, total); });
   std::fputs(format_audit_table(report).c_str(), stdout);
   std::fflush(stdout);
-  write_audit_outputs(report, {args.out, !args.no_plot}, [](const std::string& w) {
-    std::fprintf(stderr, "warning: %s\n", w.c_str());
-  });
-  std::fprintf(stderr, "audit: wrote %s/audit.csv, audit.json%s in %.1f s\n", args.out.c_str(),
-               args.no_plot ? "" : " and audit.svg (when plotted)", progress.elapsed());
+  const std::vector<std::string> files = write_audit_outputs(
+      report, {args.out, !args.no_plot},
+      [](const std::string& w) { std::fprintf(stderr, "warning: %s\n", w.c_str()); });
+  std::string written;
+  for (const std::string& file : files) written += (written.empty() ? "" : ", ") + file;
+  std::fprintf(stderr, "audit: wrote %s in %.1f s\n", written.c_str(), progress.elapsed());
 }
 
 }  // namespace

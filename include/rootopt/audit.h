@@ -119,8 +119,10 @@ struct AuditOutputOptions {
 // directory next to it, removed again), so a long audit fails before it starts, not after.
 void check_audit_output_directory(const std::string& directory);
 // Writes everything into a temporary directory next to `directory`, then moves the files in:
-// on any failure nothing is left behind. Warnings (plot skipped) go to `warn`.
-void write_audit_outputs(const AuditReport& report, const AuditOutputOptions& options,
-                         const std::function<void(const std::string&)>& warn);
+// on any failure nothing is left behind. Warnings (plot skipped) go to `warn`. Returns the paths
+// written.
+std::vector<std::string> write_audit_outputs(const AuditReport& report,
+                                             const AuditOutputOptions& options,
+                                             const std::function<void(const std::string&)>& warn);
 
 }  // namespace rootopt

@@ -140,6 +140,20 @@ TEST(AuditOutputs, RewritingReplacesFilesAndDropsAStalePlot) {
   EXPECT_EQ(test::entries(dir.path()), std::vector<std::string>{"out"});
 }
 
+TEST(AuditOutputs, MissingPythonSkipsThePlotWithAWarning) {
+  test::ScratchDir dir;
+  const AuditReport report = run_audit(test::small_options("tiny-llama.json"));
+  std::vector<std::string> warnings;
+  setenv("ROOTOPT_PYTHON", "/nonexistent/python3", 1);
+  const std::vector<std::string> files = write_audit_outputs(
+      report, {(dir / "out").string(), true}, [&](const std::string& w) { warnings.push_back(w); });
+  unsetenv("ROOTOPT_PYTHON");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("/nonexistent/python3"), std::string::npos) << warnings[0];
+  EXPECT_EQ(files.size(), 2u);
+  EXPECT_EQ(test::entries(dir / "out"), (std::vector<std::string>{"audit.csv", "audit.json"}));
+}
+
 TEST(AuditOutputs, FailureLeavesNothingBehind) {
   test::ScratchDir dir;
   {
