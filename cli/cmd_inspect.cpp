@@ -47,6 +47,40 @@ std::string metric_text(const CoefficientTable& table, int64_t index, const std:
   return value ? fmt::format("{:.4g}", *value) : "-";
 }
 
+// Metrics as shape rows, with the metric columns split into groups that fit kLineWidth (the
+// tuner writes a dozen metrics; one line per shape would be over 200 characters wide).
+void print_metrics(const CoefficientTable& table) {
+  constexpr size_t kLineWidth = 100;
+  fmt::print("\nmetrics (- = not measured):\n");
+  std::vector<std::vector<std::string>> columns;  // header, then one cell per shape
+  for (const auto& [name, values] : table.metrics()) {
+    std::vector<std::string> column = {name};
+    for (int64_t i = 0; i < table.size(); ++i) column.push_back(metric_text(table, i, name));
+    columns.push_back(std::move(column));
+  }
+  const auto width = [](const std::vector<std::string>& column) {
+    size_t w = 0;
+    for (const auto& cell : column) w = std::max(w, cell.size());
+    return w + 2;
+  };
+  size_t shape_width = 0;
+  for (const Shape& shape : table.shapes())
+    shape_width = std::max(shape_width, to_string(shape).size());
+  for (size_t begin = 0; begin < columns.size();) {
+    size_t end = begin + 1, used = shape_width + 4 + width(columns[begin]);
+    while (end < columns.size() && used + width(columns[end]) <= kLineWidth)
+      used += width(columns[end++]);
+    std::vector<Row> rows = {{"  shape"}};
+    for (int64_t i = 0; i < table.size(); ++i)
+      rows.push_back({"  " + to_string(table.shapes()[size_t(i)])});
+    for (size_t c = begin; c < end; ++c)
+      for (size_t r = 0; r < rows.size(); ++r) rows[r].push_back(columns[c][r]);
+    if (begin > 0) fmt::print("\n");
+    print_columns(rows);
+    begin = end;
+  }
+}
+
 void print_text(const InspectOptions& options, const CoefficientTable& table) {
   fmt::print("table:    {}\nformat:   {} version {}, {} steps, {} shapes\n", options.table,
              kTableFormat, kTableFormatVersion, table.steps(), table.size());
@@ -69,17 +103,7 @@ void print_text(const InspectOptions& options, const CoefficientTable& table) {
   }
   print_columns(rows);
 
-  if (table.metrics().empty()) return;
-  fmt::print("\nmetrics:\n");
-  Row header = {"  shape"};
-  for (const auto& [name, column] : table.metrics()) header.push_back(name);
-  rows = {header};
-  for (int64_t i = 0; i < table.size(); ++i) {
-    Row row = {"  " + to_string(table.shapes()[size_t(i)])};
-    for (const auto& [name, column] : table.metrics()) row.push_back(metric_text(table, i, name));
-    rows.push_back(row);
-  }
-  print_columns(rows);
+  if (!table.metrics().empty()) print_metrics(table);
 }
 
 nlohmann::json schedule_json(const Schedule& schedule) {
