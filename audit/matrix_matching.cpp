@@ -4,25 +4,17 @@
 
 #include "check.h"
 #include "h5.h"
+#include "text_split.h"
 
 namespace rootopt::audit {
 namespace {
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t end; (end = text.find(separator, start)) != std::string::npos; start = end + 1)
-    parts.push_back(text.substr(start, end - start));
-  parts.push_back(text.substr(start));
-  return parts;
-}
 
 bool component_matches(std::string component, const std::vector<std::string>& pattern) {
   const std::string suffix = ".weight";
   if (component.size() > suffix.size() &&
       component.compare(component.size() - suffix.size(), suffix.size(), suffix) == 0)
     component.resize(component.size() - suffix.size());
-  const std::vector<std::string> segments = split(component, '.');
+  const std::vector<std::string> segments = detail::split(component, '.');
   if (segments.size() == 1 && segments[0].empty()) return false;
   auto s = segments.rbegin();
   auto p = pattern.rbegin();
@@ -89,8 +81,8 @@ std::vector<int64_t> match_dataset(const NamedMatrix& m, const ModelConfig& mode
 }  // namespace
 
 bool dataset_matches_pattern(const std::string& dataset, const std::string& pattern) {
-  const std::vector<std::string> pattern_segments = split(pattern, '.');
-  for (const std::string& component : split(dataset, '/'))
+  const std::vector<std::string> pattern_segments = detail::split(pattern, '.');
+  for (const std::string& component : detail::split(dataset, '/'))
     if (component_matches(component, pattern_segments)) return true;
   return false;
 }

@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 
 #include "commands.h"
 #include "rootopt/audit.h"
@@ -13,19 +12,10 @@ namespace {
 
 struct AuditArgs {
   AuditOptions options;
-  std::string schedules = "muon,polar-express,you,root-paper";
   std::string precision = "bf16";
   std::string out = "rootopt-audit";
   bool no_plot = false;
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
-}
 
 // "audit: 40% elapsed 3.1 s, ETA 4.6 s" on stderr, redrawn at most every 0.25 s.
 class ProgressLine {
@@ -39,8 +29,13 @@ class ProgressLine {
     const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0;
     std::fprintf(stderr, "\raudit: %3.0f%%  elapsed %.1f s, ETA %.1f s ", 100 * fraction, elapsed,
                  eta);
-    if (finished >= total) std::fprintf(stderr, "\n");
+    open_ = finished < total;
+    if (!open_) std::fprintf(stderr, "\n");
     std::fflush(stderr);
+  }
+  // An error mid-way is printed on its own line, not after the progress text.
+  ~ProgressLine() {
+    if (open_) std::fprintf(stderr, "\n");
   }
   double elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -49,10 +44,10 @@ class ProgressLine {
  private:
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   double last_ = -1;
+  bool open_ = false;
 };
 
 void run(AuditArgs& args) {
-  args.options.schedules = split_list(args.schedules);
   args.options.precision = parse_precision(args.precision);
   check_audit_output_directory(args.out);  // fail now, not after the audit
   ProgressLine progress;
@@ -80,7 +75,8 @@ void add_audit_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--table", o.table_path, "Coefficient table (HDF5) to audit")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--schedules", args->schedules, "Built-in schedules to compare (comma list)")
+  cmd->add_option("--schedules", o.schedules, "Built-in schedules to compare (comma list)")
+      ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--precision", args->precision, "Matrix-level arithmetic: bf16, fp32 or fp64")
       ->capture_default_str();
