@@ -89,9 +89,7 @@ std::map<std::string, std::vector<double>> read_metric_columns(hid_t file, const
                                                                const std::vector<Shape>& shapes) {
   std::map<std::string, std::vector<double>> columns;
   if (!h5::exists(file, "metrics")) return columns;
-  h5::Id group(
-      ROOTOPT_H5_CHECK(H5Gopen2(file, "metrics", H5P_DEFAULT), path, ": '/metrics' is not a group"),
-      H5Gclose);
+  h5::Id group = h5::open_group(file, "/metrics", path);
   for (const std::string& child : h5::list_datasets(group)) {
     const std::string name = child.substr(1);
     const std::string full = "metrics/" + name;

@@ -50,6 +50,17 @@ herr_t collect_error(unsigned, const H5E_error2_t* error, void* out) {
   return 0;
 }
 
+// File access properties: HDF5's file locking stays on, but a file system without lock support
+// (NFS, Lustre, some containers) no longer makes every open fail.
+Id file_access(const std::string& path) {
+  Id access(ROOTOPT_H5_CHECK(H5Pcreate(H5P_FILE_ACCESS), path, ": file access properties"),
+            H5Pclose);
+#if H5_VERSION_GE(1, 10, 7)
+  ROOTOPT_H5_CHECK(H5Pset_file_locking(access, 1, 1), path, ": file locking properties");
+#endif
+  return access;
+}
+
 hsize_t element_count(const std::vector<hsize_t>& extents) {
   hsize_t count = 1;
   for (hsize_t d : extents) count *= d;
@@ -189,14 +200,16 @@ Id open_file(const std::string& path) {
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   ROOTOPT_CHECK(is_hdf5 >= 0, path, ": unreadable file (", error_stack(), ")");
   ROOTOPT_CHECK(is_hdf5 > 0, path, ": not an HDF5 file");
-  return Id(ROOTOPT_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path,
+  Id access = file_access(path);
+  return Id(ROOTOPT_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access), path,
                              ": cannot open HDF5 file, damaged or truncated (", error_stack(), ")"),
             H5Fclose);
 }
 
 Id create_file(const std::string& path) {
   SilenceErrors quiet;
-  return Id(ROOTOPT_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
+  Id access = file_access(path);
+  return Id(ROOTOPT_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access), path,
                              ": cannot create HDF5 file (", error_stack(), ")"),
             H5Fclose);
 }
@@ -236,6 +249,14 @@ Id open_dataset(hid_t loc, const std::string& name, const std::string& file) {
   return Id(ROOTOPT_H5_CHECK(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), file, ": cannot open '",
                              name, "' as a dataset (", error_stack(), ")"),
             H5Dclose);
+}
+
+Id open_group(hid_t loc, const std::string& name, const std::string& file) {
+  ROOTOPT_CHECK(exists(loc, name), file, ": missing group '", name, "'");
+  SilenceErrors quiet;
+  return Id(ROOTOPT_H5_CHECK(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), file, ": '", name,
+                             "' is not a group (", error_stack(), ")"),
+            H5Gclose);
 }
 
 std::vector<hsize_t> dims(hid_t dataset) {

@@ -57,6 +57,7 @@ std::string error_stack();
 Id open_file(const std::string& path);    // read-only; throws naming the path
 Id create_file(const std::string& path);  // truncates
 Id open_dataset(hid_t loc, const std::string& name, const std::string& file);
+Id open_group(hid_t loc, const std::string& name, const std::string& file);
 bool exists(hid_t loc, const std::string& name);
 // Creates group `name` (and any missing parents) below `loc`.
 void create_group(hid_t loc, const std::string& name);
