@@ -39,7 +39,7 @@ struct TuneArgs {
   bool resume = false;
   std::string global = "multistart";
   std::string local = "slsqp";
-  int64_t random_starts = 4;
+  int64_t random_starts = 2;
   int64_t validation_matrices = 3;
   int64_t validation_max_rank = 256;
 };

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "check.h"
+#include "saturation.h"
 
 namespace rootopt::tuner {
 
@@ -40,6 +41,7 @@ double SpectralObjective::value(const std::vector<QuinticStep>& steps,
                                 double* grad_per_step) const {
   const size_t K = steps.size();
   std::vector<double> x(K + 1);       // iterates x_0 .. x_K of one singular value
+  std::vector<double> slope(K);       // d x_{k+1} / d p_k (saturation, see saturation.h)
   std::vector<double> spectrum_grad;  // d(mean square error of one spectrum)/d(coefficients)
   if (grad_per_step) {
     std::fill(grad_per_step, grad_per_step + 3 * K, 0.0);
@@ -52,7 +54,11 @@ double SpectralObjective::value(const std::vector<QuinticStep>& steps,
     std::fill(spectrum_grad.begin(), spectrum_grad.end(), 0.0);
     for (int64_t i = offsets_[size_t(j)]; i < offsets_[size_t(j + 1)]; ++i) {
       x[0] = values_[size_t(i)];
-      for (size_t k = 0; k < K; ++k) x[k + 1] = steps[k](x[k]);
+      for (size_t k = 0; k < K; ++k) {
+        const Saturated next = saturate(steps[k](x[k]));
+        x[k + 1] = next.value;
+        slope[k] = next.slope;
+      }
       const double residual = x[K] - 1.0;
       const double w = weights_[size_t(i)];
       mean_square += w * residual * residual;
@@ -60,6 +66,7 @@ double SpectralObjective::value(const std::vector<QuinticStep>& steps,
       // Reverse mode: g = d x_K / d x_k, starting from d(w r^2)/d x_K = 2 w r.
       double g = 2.0 * w * residual;
       for (size_t k = K; k-- > 0;) {
+        g *= slope[k];
         const double s = x[k], s2 = s * s;
         spectrum_grad[3 * k] += g * s;
         spectrum_grad[3 * k + 1] += g * s * s2;

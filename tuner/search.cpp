@@ -17,7 +17,11 @@ const Shape kRootPaperShapes[] = {{2048, 2048}, {2048, 3072}, {2048, 8192}, {204
 
 // Grid-feasibility tolerance for tracking the best point seen.
 constexpr double kFeasibilityTolerance = 1e-10;
-constexpr int64_t kSafetyRetries = 4;
+constexpr int64_t kExchangeRounds = 8;
+// The search keeps a small margin inside the bounds, so that the exact maximum near a
+// constraint point (verified by rootopt::envelope) does not exceed the bound by rounding.
+constexpr double kEnvelopeMargin = 1e-6;  // relative
+constexpr double kGainFloor = 1e-6;
 
 nlopt::algorithm local_algorithm(const std::string& name) {
   if (name == "slsqp") return nlopt::LD_SLSQP;
@@ -75,10 +79,11 @@ void constraint_callback(unsigned m, double* result, unsigned n, const double* x
     p.parameterization.fold_gradient(rows.data() + i * per_step, grad + size_t(i) * n);
 }
 
-// One NLopt run from x0 (in place: x0 receives the best grid-feasible point found, or NLopt's
-// last point if none was feasible). Returns the number of objective evaluations.
+// One NLopt run from x0 under the constraints (in place: x0 receives the best grid-feasible point
+// found, or NLopt's last point if none was feasible). Returns the number of objective evaluations.
 int64_t run_nlopt(const SearchProblem& p, nlopt::algorithm algorithm, int64_t max_evals,
-                  const ConstraintBounds& bounds, std::vector<double>& x0) {
+                  std::vector<double>& x0) {
+  const ConstraintBounds bounds{p.envelope_bound * (1 - kEnvelopeMargin), kGainFloor};
   const unsigned n = unsigned(p.parameterization.size());
   RunContext ctx{&p,
                  bounds,
@@ -112,8 +117,9 @@ int64_t run_nlopt(const SearchProblem& p, nlopt::algorithm algorithm, int64_t ma
   return ctx.evaluations;
 }
 
-// Local search from x, then the independent safety check; on failure the grid bound is
-// tightened by the overshoot (a spike between grid points) and the search is repeated.
+// Local search from x, then the independent safety check; while it fails, the points where the
+// result violates the constraints are added to the constraint set and the search is repeated
+// from there (exchange method for the semi-infinite constraint "for all s in [0, 1]").
 struct LocalResult {
   std::vector<double> x;
   double objective = 0;
@@ -124,16 +130,18 @@ struct LocalResult {
 LocalResult local_search(const SearchProblem& p, const SearchOptions& options,
                          std::vector<double> x) {
   const nlopt::algorithm algorithm = local_algorithm(options.local);
-  ConstraintBounds bounds{p.envelope_bound, 0.0};
+  SafetyConstraints constraints = *p.constraints;
+  SearchProblem problem = p;
+  problem.constraints = &constraints;
   LocalResult r;
-  for (int64_t attempt = 0; attempt <= kSafetyRetries; ++attempt) {
-    r.evaluations += run_nlopt(p, algorithm, options.local_max_evals, bounds, x);
-    r.safety = verify_safety(p.parameterization.schedule(x, "candidate"), p.envelope_bound);
+  for (int64_t round = 0; round <= kExchangeRounds; ++round) {
+    r.evaluations += run_nlopt(problem, algorithm, options.local_max_evals, x);
+    const Schedule candidate = p.parameterization.schedule(x, "candidate");
+    r.safety = verify_safety(candidate, p.envelope_bound);
     if (r.safety.safe) break;
-    const double overshoot = r.safety.envelope.max_value - p.envelope_bound;
-    if (overshoot > 0) bounds.upper -= 2 * overshoot + 1e-6;
-    if (r.safety.step_min < 0 || r.safety.envelope.min_value < 0)
-      bounds.gain_floor = std::max(1e-4, 10 * bounds.gain_floor);
+    const std::vector<double> added = violating_points(candidate, r.safety, p.envelope_bound);
+    if (added.empty()) break;
+    constraints.add_points(added);
   }
   r.x = x;
   r.objective = p.objective->value(p.parameterization.steps_of(x.data()), nullptr);
@@ -176,8 +184,7 @@ SearchOutcome search_schedule(const SearchProblem& problem, const SearchOptions&
     // Global stage from the best start; its result joins the local starts.
     nlopt::srand(seed);
     std::vector<double> x = starts.front();
-    best.evaluations += run_nlopt(problem, nlopt::GN_ISRES, options.global_max_evals,
-                                  {problem.envelope_bound, 0.0}, x);
+    best.evaluations += run_nlopt(problem, nlopt::GN_ISRES, options.global_max_evals, x);
     locals.insert(locals.begin(), x);
   } else {
     ROOTOPT_CHECK(options.global == "multistart", "unknown global search method '", options.global,

@@ -39,14 +39,14 @@ struct SearchOptions {
   // Local method under the constraints: "slsqp" (NLOPT_LD_SLSQP, analytic gradients),
   // "mma" (NLOPT_LD_MMA), "cobyla" (NLOPT_LN_COBYLA, derivative-free).
   std::string local = "slsqp";
-  int64_t random_starts = 4;
-  double perturbation = 0.15;  // relative size of the random perturbations of a start
+  int64_t random_starts = 2;
+  double perturbation = 0.1;  // relative size of the random perturbations of a start
   int64_t local_max_evals = 400;
   int64_t global_max_evals = 4000;
-  // Uniform grid on (0, 1] where the constraints are imposed during the search; the result is
-  // then verified with rootopt::envelope() and step_minima(), and re-solved with a tightened
-  // bound when a narrow spike between grid points exceeds it.
-  int64_t constraint_grid = 512;
+  // Initial points in (0, 1] where the constraints are imposed during the search (geometric
+  // near 0, uniform above 0.05); the result is then verified with rootopt::envelope() and
+  // step_minima(), and re-solved with the violating points added until it passes.
+  int64_t constraint_grid = 256;
   // Each fitting spectrum is compressed to this many order statistics (equal-count bins in
   // relative index) for the search; held-out errors always use full spectra.
   int64_t points_per_spectrum = 128;
