@@ -76,6 +76,10 @@ TEST_F(H5Test, ExistsAndListDatasetsRecursive) {
   EXPECT_EQ(names, (std::vector<std::string>{"/g/h/deep", "/g/mid", "/top"}));
   expect_error([&] { h5::open_dataset(file, "g/nope", "a.h5"); }, {"a.h5", "g/nope"});
   expect_error([&] { h5::open_dataset(file, "g", "a.h5"); }, {"a.h5", "'g'"});
+  h5::Id group = h5::open_group(file, "/g/h", "a.h5");
+  EXPECT_EQ(h5::list_datasets(group), std::vector<std::string>{"/deep"});
+  expect_error([&] { h5::open_group(file, "top", "a.h5"); }, {"a.h5", "'top' is not a group"});
+  expect_error([&] { h5::open_group(file, "nope", "a.h5"); }, {"a.h5", "missing group 'nope'"});
 }
 
 TEST_F(H5Test, AttributesRoundTripAndReplace) {
