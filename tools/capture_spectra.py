@@ -92,6 +92,8 @@ def parse_args(argv):
 
 def run_train(args):
     import torch
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: torch sees no CUDA device; use --device cpu")
     torch.set_num_threads(args.threads)
     capture = train.capture_transformer if args.model == "transformer" else train.capture_classifier
     recorder, summary = capture(args)

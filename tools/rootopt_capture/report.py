@@ -17,12 +17,19 @@ def read_spectra(path):
     def visit(name, obj):
         if isinstance(obj, h5py.Dataset) and obj.ndim == 1:
             s = np.sort(np.asarray(obj[()], dtype=np.float64))[::-1]
+            if not np.all(np.isfinite(s)) or s[0] <= 0:
+                raise ValueError(f"{path}:{name}: not a spectrum (non-finite or all zero)")
+            # Files from other tools may lack the attributes: the dataset then stands for a
+            # square matrix of its own length, at an unknown step.
             a = obj.attrs
-            out.append((str(a["model"]), str(a["layer"]), int(a["step"]), int(a["rows"]),
-                        int(a["cols"]), s / np.linalg.norm(s)))
+            out.append((str(a.get("model", os.path.basename(path))), str(a.get("layer", name)),
+                        int(a.get("step", -1)), int(a.get("rows", len(s))),
+                        int(a.get("cols", len(s))), s / np.linalg.norm(s)))
 
     with h5py.File(path, "r") as f:
         f.visititems(visit)
+    if not out:
+        raise ValueError(f"{path}: no 1-D spectrum dataset")
     return out
 
 
