@@ -1,5 +1,6 @@
 // Built-in schedules: published coefficient sets, transcribed from
 // ../shared/reference/coefficients.md (sources cited per set below).
+#include <cmath>
 #include <map>
 
 #include "check.h"
@@ -12,17 +13,29 @@ namespace {
 constexpr QuinticStep kMuon{3.4445, -4.7750, 2.0315};
 
 // Polar Express degree-5 list (Amsel et al., arXiv 2505.16932; NoahAmsel/PolarExpress
-// polar_express/basic.py), without the 1.01 safety rescaling: our inputs are Frobenius-normalised.
+// polar_express/basic.py) as that code deploys it: every triple but the last divided by the
+// safety factor 1.01, (a/1.01, b/1.01^3, c/1.01^5). The raw list is safe on [0, 1] but its
+// composed map has slope ~7e4 near s = 1 and explodes for s >= 1.01, which bf16 rounding reaches
+// (measured: a 7x300 bf16 update 1.7e5 times too large). Their extra 1.01 in the normalisation
+// is not applied: X0 = B/||B||_F is common to all schedules.
 const std::vector<QuinticStep>& polar_express_steps() {
-  static const std::vector<QuinticStep> steps{
-      {8.28721201814563, -23.595886519098837, 17.300387312530933},
-      {4.107059111542203, -2.9478499167379106, 0.5448431082926601},
-      {3.9486908534822946, -2.908902115962949, 0.5518191394370137},
-      {3.3184196573706015, -2.488488024314874, 0.51004894012372},
-      {2.300652019954817, -1.6689039845747493, 0.4188073119525673},
-      {1.891301407787398, -1.2679958271945868, 0.37680408948524835},
-      {1.8750014808534479, -1.2500016453999487, 0.3750001645474248},
-      {1.875, -1.25, 0.375}};
+  static const std::vector<QuinticStep> steps = [] {
+    constexpr double kSafety = 1.01;
+    std::vector<QuinticStep> published{
+        {8.28721201814563, -23.595886519098837, 17.300387312530933},
+        {4.107059111542203, -2.9478499167379106, 0.5448431082926601},
+        {3.9486908534822946, -2.908902115962949, 0.5518191394370137},
+        {3.3184196573706015, -2.488488024314874, 0.51004894012372},
+        {2.300652019954817, -1.6689039845747493, 0.4188073119525673},
+        {1.891301407787398, -1.2679958271945868, 0.37680408948524835},
+        {1.8750014808534479, -1.2500016453999487, 0.3750001645474248},
+        {1.875, -1.25, 0.375}};
+    for (size_t k = 0; k + 1 < published.size(); ++k) {
+      QuinticStep& t = published[k];
+      t = {t.a / kSafety, t.b / std::pow(kSafety, 3), t.c / std::pow(kSafety, 5)};
+    }
+    return published;
+  }();
   return steps;
 }
 

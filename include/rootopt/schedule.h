@@ -47,8 +47,8 @@ class Schedule {
 
 // Built-in schedules from ../shared/reference/coefficients.md:
 //   "muon"          (3.4445, -4.7750, 2.0315) every step;
-//   "polar-express" the published degree-5 list (Amsel et al., arXiv 2505.16932), without the
-//                   1.01 safety rescaling (inputs are Frobenius-normalised, so s <= 1 exactly);
+//   "polar-express" the published degree-5 list (Amsel et al., arXiv 2505.16932) as their code
+//                   deploys it: all triples but the last divided by the safety factor 1.01;
 //   "you"           You Jiacheng's 5-step per-step set;
 //   "root-paper"    the ROOT paper's per-shape triple for its four published shapes, Muon's
 //                   triple for any other shape.

@@ -10,6 +10,7 @@
 
 #include "audit_test_support.h"
 #include "rootopt/audit.h"
+#include "rootopt/coefficient_table.h"
 #include "rootopt/spectrum_family.h"
 
 namespace rootopt {
@@ -22,12 +23,16 @@ const Triple kMuon{3.4445, -4.7750, 2.0315};
 
 Steps reference_steps(const std::string& name, Shape key) {
   if (name == "muon") return Steps(5, kMuon);
-  if (name == "polar-express")  // published list, first five, without the 1.01 safety factor
-    return {{8.28721201814563, -23.595886519098837, 17.300387312530933},
-            {4.107059111542203, -2.9478499167379106, 0.5448431082926601},
-            {3.9486908534822946, -2.908902115962949, 0.5518191394370137},
-            {3.3184196573706015, -2.488488024314874, 0.51004894012372},
-            {2.300652019954817, -1.6689039845747493, 0.4188073119525673}};
+  if (name == "polar-express") {  // published list, first five, with the code's 1.01 safety
+    Steps steps{{8.28721201814563, -23.595886519098837, 17.300387312530933},
+                {4.107059111542203, -2.9478499167379106, 0.5448431082926601},
+                {3.9486908534822946, -2.908902115962949, 0.5518191394370137},
+                {3.3184196573706015, -2.488488024314874, 0.51004894012372},
+                {2.300652019954817, -1.6689039845747493, 0.4188073119525673}};
+    for (Triple& t : steps)
+      t = {t[0] / 1.01, t[1] / (1.01 * 1.01 * 1.01), t[2] / std::pow(1.01, 5)};
+    return steps;
+  }
   if (name == "you")
     return {{4.0848, -6.8946, 2.9270},
             {3.9505, -6.3029, 2.6377},
@@ -111,6 +116,7 @@ TEST(AuditSpectral, BuiltinsMatchIndependentRecursionOnTheSameSpectra) {
         return std::find(r.flags.begin(), r.flags.end(), f) != r.flags.end();
       };
       EXPECT_EQ(has("unsafe-envelope"), over) << r.schedule;
+      EXPECT_EQ(has("matrix-over-bound"), r.matrix.max_sv > report.envelope_bound) << r.schedule;
       const bool published = r.schedule != "root-paper" ||
                              (key.rows == 2048 && (key.cols == 2048 || key.cols == 8192));
       EXPECT_EQ(r.fallback, !published) << row.weight.pattern << " " << r.schedule;
@@ -130,6 +136,29 @@ TEST(AuditSpectral, RootPaperSquareShapeIsFlaggedUnsafe) {
   ASSERT_EQ(root.schedule, "root-paper");
   EXPECT_NEAR(root.spectral.envelope_max, 3.31, 0.01);
   EXPECT_TRUE(root.unsafe);
+}
+
+TEST(AuditSpectral, TableScheduleThatFlipsSignsIsUnsafeNegative) {
+  // p_1(s) = 1.5 s - 3 s^3 is negative for s > 1/sqrt(2): a singular value would flip sign.
+  test::ScratchDir dir;
+  CoefficientTable table(5);
+  table.set({64, 64}, Schedule::shared("flips", {1.5, -3.0, 0.0}, 5));
+  table.save((dir / "t.h5").string());
+  AuditOptions o = test::small_options("tiny-llama.json");
+  o.table_path = (dir / "t.h5").string();
+  o.schedules = {"polar-express"};
+  const AuditReport report = run_audit(o);
+  ASSERT_EQ(report.schedules, (std::vector<std::string>{"table", "polar-express"}));
+  const ScheduleAudit& t = report.rows.at(2).results.at(0);  // q_proj 64x64: exact entry
+  EXPECT_EQ(t.origin, "exact");
+  EXPECT_FALSE(t.fallback);
+  EXPECT_LT(t.spectral.step_min, 0);
+  EXPECT_TRUE(t.unsafe);
+  EXPECT_NE(std::find(t.flags.begin(), t.flags.end(), "unsafe-negative"), t.flags.end());
+  const ScheduleAudit& k = report.rows.at(3).results.at(0);  // k_proj 32x64: not in the table
+  EXPECT_TRUE(k.fallback);
+  EXPECT_NE(k.origin.find("64x64"), std::string::npos) << k.origin;
+  EXPECT_FALSE(report.rows.at(2).results.at(1).unsafe);
 }
 
 }  // namespace
