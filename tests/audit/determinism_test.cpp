@@ -1,6 +1,9 @@
 // Same seed -> the same report, whatever the thread count; another seed -> other samples.
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "audit_test_support.h"
 #include "rootopt/audit.h"
 
@@ -27,6 +30,18 @@ TEST(AuditDeterminism, OtherSeedOtherSamples) {
   EXPECT_NE(ra.spectral.rms, rb.spectral.rms);
   EXPECT_NE(ra.matrix.rms, rb.matrix.rms);
   EXPECT_EQ(ra.spectral.envelope_max, rb.spectral.envelope_max) << "a property of the schedule";
+}
+
+TEST(AuditDeterminism, ProgressRisesToTheTotal) {
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  run_audit(test::small_options("tiny-llama.json"),
+            [&calls](int64_t done, int64_t total) { calls.emplace_back(done, total); });
+  ASSERT_FALSE(calls.empty());
+  for (size_t i = 1; i < calls.size(); ++i) {
+    EXPECT_GT(calls[i].first, calls[i - 1].first);
+    EXPECT_EQ(calls[i].second, calls[0].second);
+  }
+  EXPECT_EQ(calls.back().first, calls.back().second);
 }
 
 TEST(AuditDeterminism, ShapeSeedsDifferPerShapeAndSeed) {
