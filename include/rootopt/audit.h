@@ -33,7 +33,8 @@ struct AuditOptions {
   Precision precision = Precision::bf16;  // of the matrix-level Newton-Schulz runs
   std::string matrices_path;   // user matrices (HDF5); empty: sampled spectra and matrices
   int64_t samples = 64;        // spectra per shape (spectral level)
-  int64_t matrix_samples = 4;  // matrices per shape (matrix level), the first of those spectra
+  int64_t matrix_samples = 4;  // matrices per shape (matrix level): the first min(this, samples)
+                               // spectra
   int64_t proxy_rank = 256;    // matrix level runs on rank <= this, same aspect ratio
   uint64_t seed = 0;
   int64_t steps = 0;          // built-in schedule length; 0: the table's steps, else 5

@@ -183,8 +183,10 @@ TEST(AuditOutputs, BadOptionsFailBeforeAnything) {
     EXPECT_NE(std::string(e.what()).find("nonsense"), std::string::npos);
   }
   o = test::small_options("tiny-llama.json");
-  o.matrix_samples = o.samples + 1;
+  o.matrix_samples = 0;
   EXPECT_THROW(run_audit(o), Error);
+  o.matrix_samples = o.samples + 5;  // capped: matrices use the first spectra
+  EXPECT_EQ(run_audit(o).rows.at(2).results.at(0).matrix.matrices, o.samples);
   o = test::small_options("tiny-llama.json");
   o.envelope_bound = 0.5;
   EXPECT_THROW(run_audit(o), Error);
