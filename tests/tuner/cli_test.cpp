@@ -1,0 +1,129 @@
+// `rootopt tune` and `rootopt shapes` as a user runs them: bad input exits non-zero with a
+// message and writes nothing; SIGINT keeps the finished shapes in a valid table that --resume
+// completes.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "rootopt/coefficient_table.h"
+#include "tuner_test_support.h"
+
+namespace rootopt {
+namespace {
+
+const std::string kFamilies = " --families low-rank,power-law";
+
+class TuneCli : public testing::ScratchDir {
+ protected:
+  struct Outcome {
+    int status = -1;  // exit status, or -1 when killed by a signal
+    std::string err;
+  };
+  Outcome run(const std::string& args) const {
+    const std::string err_path = path("stderr.txt");
+    const std::string command =
+        std::string(ROOTOPT_CLI) + " " + args + " > /dev/null 2> " + err_path;
+    const int raw = std::system(command.c_str());
+    Outcome o;
+    o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    std::ifstream in(err_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    o.err = text.str();
+    std::filesystem::remove(err_path);
+    return o;
+  }
+  // Fast settings for a CLI run (see fast_options()).
+  static std::string fast() {
+    return " --samples 8 --heldout-samples 8 --heldout none --random-starts 0"
+           " --validation-matrices 1 --validation-max-rank 16 --threads 1";
+  }
+};
+
+TEST_F(TuneCli, BadInputFailsCleanlyAndWritesNothing) {
+  const std::string out = " --out " + path("t.h5");
+  const std::string malformed = write("malformed.json", "{\"model_type\": ");
+  const std::string unknown = write("unknown.json", "{\"model_type\": \"bert\"}");
+  const std::string not_h5 = write("not.h5", "plain text");
+  const std::pair<std::string, std::string> cases[] = {
+      {"--shapes 0x64" + out, "0x64"},
+      {"--shapes -4x64" + out, "-4x64"},
+      {"--shapes 64x99999999999" + out, "64x99999999999"},
+      {"--shapes 64x64,,32x32" + out, "empty"},
+      {"--shapes 64y64" + out, "64y64"},
+      {"--model " + malformed + out, "malformed JSON"},
+      {"--model " + unknown + out, "bert"},
+      {"--model " + path("absent.json") + out, "absent.json"},
+      {"--shapes 64x64 --families nosuchfamily" + out, "nosuchfamily"},
+      {"--shapes 64x64 --families power-law:alpha=3" + out, "alpha"},
+      {"--shapes 64x64 --envelope 0.9" + out, "--envelope"},
+      {"--shapes 64x64 --envelope nan" + out, "envelope"},
+      {"--shapes 64x64 --steps 0" + out, "--steps"},
+      {"--shapes 64x64 --samples -3" + out, "--samples"},
+      {"--shapes 64x64 --mode twice" + out, "twice"},
+      {"--shapes 64x64 --matrices " + not_h5 + out, "not.h5"},
+      {"--shapes 64x64 --matrices " + path("missing.h5") + out, "missing.h5"},
+      {"--shapes 64x64 --out " + path("no/dir/t.h5"), "does not exist"},
+      {"--shapes 64x64 --model " + malformed + out, "exactly one"},
+  };
+  for (const auto& [args, needle] : cases) {
+    const bool families = args.find("--families") != std::string::npos;
+    const Outcome o = run("tune " + args + fast() + (families ? "" : kFamilies));
+    EXPECT_GE(o.status, 1) << args;
+    EXPECT_LT(o.status, 128) << args;
+    EXPECT_NE(o.err.find(needle), std::string::npos) << args << "\nstderr: " << o.err;
+    EXPECT_FALSE(std::filesystem::exists(path("t.h5"))) << args;
+  }
+  const Outcome shapes = run("shapes " + unknown);
+  EXPECT_EQ(shapes.status, 1);
+  EXPECT_NE(shapes.err.find("unknown model_type 'bert'"), std::string::npos) << shapes.err;
+}
+
+TEST_F(TuneCli, ShapesListsWeightsAndKeys) {
+  const Outcome o = run("shapes " + std::string(ROOTOPT_MODELS_DIR) + "/llama-3-8b.json --json");
+  EXPECT_EQ(o.status, 0) << o.err;
+}
+
+TEST_F(TuneCli, SigintKeepsFinishedShapesAndResumeCompletes) {
+  // Enough shapes that the run is still busy when the first one is saved.
+  std::string shapes = "--shapes ";
+  const int kShapes = 24;
+  for (int i = 0; i < kShapes; ++i) shapes += (i ? "," : "") + std::to_string(40 + 4 * i) + "x160";
+  const std::string out = path("t.h5");
+  const std::string args = "tune " + shapes + " --out " + out + fast() + kFamilies;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string command = std::string(ROOTOPT_CLI) + " " + args + " > /dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(out) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(std::filesystem::exists(out)) << "no shape finished in 60 s";
+  kill(child, SIGINT);
+  int raw = 0;
+  waitpid(child, &raw, 0);
+  ASSERT_TRUE(WIFEXITED(raw)) << "killed by the signal instead of stopping cleanly";
+  EXPECT_NE(WEXITSTATUS(raw), 0);
+  const CoefficientTable partial = CoefficientTable::load(out);
+  EXPECT_GE(partial.size(), 1);
+  EXPECT_LT(partial.size(), kShapes) << "the run finished before SIGINT; test inconclusive";
+
+  const Outcome resumed = run(args + " --resume");
+  EXPECT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("kept " + std::to_string(partial.size())), std::string::npos)
+      << resumed.err;
+  EXPECT_EQ(CoefficientTable::load(out).size(), kShapes);
+}
+
+}  // namespace
+}  // namespace rootopt
