@@ -40,6 +40,7 @@ struct TuneArgs {
   std::string global = "multistart";
   std::string local = "slsqp";
   int64_t random_starts = 2;
+  double safety_margin = 0.01;
   int64_t validation_matrices = 3;
   int64_t validation_max_rank = 256;
 };
@@ -115,6 +116,7 @@ TuneOptions tune_options(const TuneArgs& a) {
   o.search.global = a.global;
   o.search.local = a.local;
   o.search.random_starts = a.random_starts;
+  o.search.safety_margin = a.safety_margin;
   o.validation.matrices = a.validation_matrices;
   o.validation.max_rank = a.validation_max_rank;
   o.validation.enabled = a.validation_matrices > 0;
@@ -211,6 +213,9 @@ void add_tune_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--local", a->local, "Local method: slsqp, mma or cobyla")->capture_default_str();
   cmd->add_option("--random-starts", a->random_starts, "Seeded perturbed starts (multistart)")
+      ->capture_default_str();
+  cmd->add_option("--safety-margin", a->safety_margin,
+                  "Tolerated relative rounding per step (stored p_k(x) = q_k(x/(1+margin)))")
       ->capture_default_str();
   cmd->add_option("--validation-matrices", a->validation_matrices,
                   "Held-out matrices per shape for SVD validation (0: skip)")

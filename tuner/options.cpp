@@ -39,6 +39,9 @@ void TuneOptions::validate() const {
                 "perturbation = ", search.perturbation);
   ROOTOPT_CHECK(search.local_max_evals >= 1 && search.global_max_evals >= 1,
                 "search evaluation budgets must be positive");
+  ROOTOPT_CHECK(std::isfinite(search.safety_margin) && search.safety_margin >= 0 &&
+                    search.safety_margin <= 0.1,
+                "--safety-margin must be in [0, 0.1], got ", search.safety_margin);
   ROOTOPT_CHECK(search.constraint_grid >= 8, "constraint_grid = ", search.constraint_grid);
   ROOTOPT_CHECK(search.points_per_spectrum >= 1,
                 "points_per_spectrum = ", search.points_per_spectrum);

@@ -1,5 +1,7 @@
 #include "parameterization.h"
 
+#include <cmath>
+
 #include "check.h"
 
 namespace rootopt::tuner {
@@ -16,7 +18,19 @@ std::vector<double> repeat_bounds(const double (&bound)[3], int64_t triples) {
   return out;
 }
 
+// p(x) = q(x / f): (a, b, c) -> (a / f, b / f^3, c / f^5); `power` -1 inverts it.
+QuinticStep rescale(const QuinticStep& t, double f, int power) {
+  const double g = std::pow(f, power);
+  return {t.a * g, t.b * g * g * g, t.c * g * g * g * g * g};
+}
+
 }  // namespace
+
+std::vector<QuinticStep> Parameterization::deployed_steps_of(const double* x) const {
+  std::vector<QuinticStep> out = steps_of(x);
+  for (QuinticStep& t : out) t = rescale(t, safety, -1);
+  return out;
+}
 
 std::vector<QuinticStep> Parameterization::steps_of(const double* x) const {
   std::vector<QuinticStep> out(static_cast<size_t>(steps));
@@ -30,8 +44,9 @@ std::vector<QuinticStep> Parameterization::steps_of(const double* x) const {
 Schedule Parameterization::schedule(const std::vector<double>& x, const std::string& name) const {
   ROOTOPT_CHECK(static_cast<int64_t>(x.size()) == size(), "parameter vector of size ", x.size(),
                 ", expected ", size());
-  if (mode == TuneMode::shared) return Schedule::shared(name, {x[0], x[1], x[2]}, steps);
-  return Schedule(name, steps_of(x.data()));
+  if (mode == TuneMode::shared)
+    return Schedule::shared(name, deployed_steps_of(x.data())[0], steps);
+  return Schedule(name, deployed_steps_of(x.data()));
 }
 
 std::vector<double> Parameterization::params_of(const Schedule& schedule) const {
@@ -39,7 +54,7 @@ std::vector<double> Parameterization::params_of(const Schedule& schedule) const 
   std::vector<double> x;
   const int64_t triples = mode == TuneMode::shared ? 1 : steps;
   for (int64_t k = 0; k < triples; ++k) {
-    const QuinticStep& s = fitted[k];
+    const QuinticStep s = rescale(fitted[k], safety, 1);
     x.insert(x.end(), {s.a, s.b, s.c});
   }
   return x;
@@ -53,6 +68,17 @@ void Parameterization::fold_gradient(const double* per_step, double* out) const 
   out[0] = out[1] = out[2] = 0;
   for (int64_t k = 0; k < steps; ++k)
     for (int64_t j = 0; j < 3; ++j) out[j] += per_step[3 * k + j];
+}
+
+void Parameterization::fold_deployed_gradient(const double* per_step, double* out) const {
+  std::vector<double> designed(per_step, per_step + 3 * steps);
+  const double f = 1.0 / safety;
+  for (int64_t k = 0; k < steps; ++k) {
+    designed[size_t(3 * k)] *= f;
+    designed[size_t(3 * k + 1)] *= f * f * f;
+    designed[size_t(3 * k + 2)] *= f * f * f * f * f;
+  }
+  fold_gradient(designed.data(), out);
 }
 
 std::vector<double> Parameterization::lower_bounds() const {

@@ -19,11 +19,11 @@ std::string utc_now() {
 }
 
 std::string search_description(const SearchOptions& s) {
-  return detail::concat(s.global, " + ", s.local, " (random_starts=", s.random_starts,
-                        ", perturbation=", s.perturbation, ", local_max_evals=", s.local_max_evals,
-                        ", global_max_evals=", s.global_max_evals,
-                        ", constraint_grid=", s.constraint_grid,
-                        ", points_per_spectrum=", s.points_per_spectrum, ")");
+  return detail::concat(
+      s.global, " + ", s.local, " (random_starts=", s.random_starts,
+      ", perturbation=", s.perturbation, ", local_max_evals=", s.local_max_evals,
+      ", global_max_evals=", s.global_max_evals, ", constraint_grid=", s.constraint_grid,
+      ", points_per_spectrum=", s.points_per_spectrum, ", safety_margin=", s.safety_margin, ")");
 }
 
 // Attributes that must agree for --resume (the rest is informational).

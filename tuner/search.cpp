@@ -17,7 +17,7 @@ const Shape kRootPaperShapes[] = {{2048, 2048}, {2048, 3072}, {2048, 8192}, {204
 
 // Grid-feasibility tolerance for tracking the best point seen.
 constexpr double kFeasibilityTolerance = 1e-10;
-constexpr int64_t kExchangeRounds = 8;
+constexpr int64_t kExchangeRounds = 24;
 // The search keeps a small margin inside the bounds, so that the exact maximum near a
 // constraint point (verified by rootopt::envelope) does not exceed the bound by rounding.
 constexpr double kEnvelopeMargin = 1e-6;  // relative
@@ -53,9 +53,9 @@ double objective_callback(unsigned n, const double* x, double* grad, void* data)
   const SearchProblem& p = *ctx.problem;
   if (p.cancel && p.cancel->load(std::memory_order_relaxed)) throw nlopt::forced_stop();
   ++ctx.evaluations;
-  const auto steps = p.parameterization.steps_of(x);
+  const auto steps = p.parameterization.deployed_steps_of(x);
   const double f = p.objective->value(steps, grad ? ctx.per_step_grad.data() : nullptr);
-  if (grad) p.parameterization.fold_gradient(ctx.per_step_grad.data(), grad);
+  if (grad) p.parameterization.fold_deployed_gradient(ctx.per_step_grad.data(), grad);
   if (std::isfinite(f) && f < ctx.best_f && ctx.max_violation(x) <= kFeasibilityTolerance) {
     ctx.best_f = f;
     ctx.best_x.assign(x, x + n);
@@ -136,7 +136,8 @@ LocalResult local_search(const SearchProblem& p, const SearchOptions& options,
   LocalResult r;
   for (int64_t round = 0; round <= kExchangeRounds; ++round) {
     r.evaluations += run_nlopt(problem, algorithm, options.local_max_evals, x);
-    const Schedule candidate = p.parameterization.schedule(x, "candidate");
+    // The constraints, and so their check, act on the designed steps (see Parameterization).
+    const Schedule candidate("candidate", p.parameterization.steps_of(x.data()));
     r.safety = verify_safety(candidate, p.envelope_bound);
     if (r.safety.safe) break;
     const std::vector<double> added = violating_points(candidate, r.safety, p.envelope_bound);
@@ -144,7 +145,7 @@ LocalResult local_search(const SearchProblem& p, const SearchOptions& options,
     constraints.add_points(added);
   }
   r.x = x;
-  r.objective = p.objective->value(p.parameterization.steps_of(x.data()), nullptr);
+  r.objective = p.objective->value(p.parameterization.deployed_steps_of(x.data()), nullptr);
   return r;
 }
 

@@ -51,7 +51,11 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
   const tuner::SpectralObjective objective(fit, options.search.points_per_spectrum);
   const tuner::SafetyConstraints constraints(options.search.constraint_grid, options.steps);
   const tuner::SearchProblem problem{
-      {options.mode, options.steps}, &objective, &constraints, options.envelope_bound, cancel};
+      {options.mode, options.steps, 1.0 + options.search.safety_margin},
+      &objective,
+      &constraints,
+      options.envelope_bound,
+      cancel};
   const auto starts =
       tuner::start_points(problem.parameterization, shape, options.search,
                           tuner::derive_seed(options.seed, shape, tuner::SeedStream::starts));
@@ -64,8 +68,13 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
   result.schedule = problem.parameterization.schedule(outcome.x, "tuned-" + to_string(shape));
   auto& m = result.metrics;
   m["fit_rms"] = tuner::mean_rms(result.schedule, fit);
-  m["envelope"] = outcome.safety.envelope.max_value;
-  m["envelope_min"] = outcome.safety.envelope.min_value;
+  // The stored (deployed) schedule's own envelope, comparable with the built-ins' columns; the
+  // designed schedule's envelope bounds the deployed map under per-step relative perturbations up
+  // to the safety margin (SearchOptions::safety_margin).
+  const Envelope deployed = envelope(result.schedule);
+  m["envelope"] = deployed.max_value;
+  m["envelope_min"] = deployed.min_value;
+  m["designed_envelope"] = outcome.safety.envelope.max_value;
   m["step_min"] = outcome.safety.step_min;
   m["search_evaluations"] = double(outcome.evaluations);
   throw_if_cancelled(cancel);

@@ -50,6 +50,14 @@ struct SearchOptions {
   // Each fitting spectrum is compressed to this many order statistics (equal-count bins in
   // relative index) for the search; held-out errors always use full spectra.
   int64_t points_per_spectrum = 128;
+  // Robustness to rounding, as Polar Express's safety factor (arXiv 2505.16932): the search
+  // designs a schedule q under the constraints on [0, 1] and the table stores the deployed
+  // schedule p_k(x) = q_k(x / (1 + safety_margin)). Each deployed step then sees its input
+  // shrunk into the range q_k was constrained on, so a relative perturbation of up to
+  // safety_margin per step (bf16 rounding of X0 and of every GEMM output) cannot push any
+  // iterate outside it. Without it the fitted map peaks at the bound exactly at s = 1 and
+  // explodes just above (measured: p(1.001) ~ 1e22).
+  double safety_margin = 0.01;
 };
 
 struct ValidationOptions {

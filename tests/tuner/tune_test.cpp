@@ -77,6 +77,33 @@ TEST(TuneShape, OutputSatisfiesConstraintsCheckedIndependently) {
   }
 }
 
+// Rounding robustness (SearchOptions::safety_margin): in bf16 every step's input carries a
+// relative error up to ~2^-8. Checked independently in long double: with every step's input
+// enlarged by the margin (the worst direction: the quintics grow fastest above their design
+// range), gains stay non-negative and the composed map within the bound, and so does the
+// unperturbed map slightly beyond s = 1. Without the margin the fitted map sits at the bound at
+// s = 1 and explodes just above it.
+TEST(TuneShape, OutputToleratesPerStepPerturbationUpToSafetyMargin) {
+  TuneOptions o = testing::fast_options();
+  const double bound = o.envelope_bound;
+  const long double grow = 1.0L + o.search.safety_margin;
+  const TunedShape r = tune_shape({64, 256}, o);
+  for (int64_t i = 0; i <= 200000; ++i) {
+    const long double s = (long double)i / 200000;
+    long double perturbed = s, beyond = s * grow;  // beyond: X0 itself over-normalised
+    for (const QuinticStep& p : r.schedule.steps()) {
+      perturbed *= grow;
+      const long double x2 = perturbed * perturbed, y2 = beyond * beyond;
+      const long double gain = p.a + p.b * x2 + p.c * x2 * x2;
+      ASSERT_GE(gain, -1e-12L) << "negative perturbed step gain at s = " << double(s);
+      perturbed *= gain;
+      beyond *= p.a + p.b * y2 + p.c * y2 * y2;
+    }
+    ASSERT_LE(double(perturbed), bound + 1e-9) << "perturbed map at s = " << double(s);
+    ASSERT_LE(double(beyond), bound + 1e-9) << "map at s(1 + margin), s = " << double(s);
+  }
+}
+
 TEST(TuneShape, SharedModeIsOneTriple) {
   TuneOptions o = testing::fast_options();
   o.mode = TuneMode::shared;
@@ -148,6 +175,8 @@ TEST(TuneOptions, RejectsInvalidValues) {
   expect_invalid([](TuneOptions& o) { o.envelope_bound = 0.99; }, "--envelope");
   expect_invalid([](TuneOptions& o) { o.envelope_bound = NAN; }, "--envelope");
   expect_invalid([](TuneOptions& o) { o.mixture = nullptr; }, "families");
+  expect_invalid([](TuneOptions& o) { o.search.safety_margin = -0.01; }, "--safety-margin");
+  expect_invalid([](TuneOptions& o) { o.search.safety_margin = NAN; }, "--safety-margin");
   EXPECT_THROW(parse_tune_mode("both"), Error);
   EXPECT_EQ(parse_tune_mode("shared"), TuneMode::shared);
 }
