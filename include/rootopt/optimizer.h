@@ -39,15 +39,15 @@ struct Hyperparams {
   bool nesterov = true;
   float weight_decay = 0.1f;
   ThresholdMode threshold = ThresholdMode::quantile;
-  float threshold_quantile = 0.9f;  // quantile mode, in (0, 1]
-  float threshold_value = 0.0f;     // fixed mode, > 0
+  float threshold_quantile = 0.9f;        // quantile mode, in (0, 1]
+  float threshold_value = 0.0f;           // fixed mode, > 0
   Precision precision = Precision::bf16;  // Newton-Schulz arithmetic: bf16 or fp32
   ScaleMode scale = ScaleMode::rms;
 };
 
 struct OptimizerConfig {
-  std::string table_path;    // HDF5 coefficient table; empty: every shape uses `fallback`
-  FallbackPolicy fallback;   // for shapes the table lacks (one warning per shape)
+  std::string table_path;   // HDF5 coefficient table; empty: every shape uses `fallback`
+  FallbackPolicy fallback;  // for shapes the table lacks (one warning per shape)
   Device device = Device::cpu;
   Hyperparams hyperparams;
   // Receives warnings: fallback shapes (once per shape) and, on the CPU backend, parameters a
