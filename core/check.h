@@ -26,19 +26,19 @@ std::string concat(const Parts&... parts) {
   ::rootopt::detail::fail(__FILE__, __LINE__, "error", ::rootopt::detail::concat(__VA_ARGS__))
 
 // Throws rootopt::Error when `cond` is false.
-#define ROOTOPT_CHECK(cond, ...)                                                  \
-  do {                                                                            \
-    if (!(cond))                                                                  \
-      ::rootopt::detail::fail(__FILE__, __LINE__, "check failed: " #cond,         \
-                              ::rootopt::detail::concat(__VA_ARGS__));            \
+#define ROOTOPT_CHECK(cond, ...)                                          \
+  do {                                                                    \
+    if (!(cond))                                                          \
+      ::rootopt::detail::fail(__FILE__, __LINE__, "check failed: " #cond, \
+                              ::rootopt::detail::concat(__VA_ARGS__));    \
   } while (0)
 
 // HDF5 C API: negative return values signal failure.
-#define ROOTOPT_H5_CHECK(call, ...)                                               \
-  ([&]() {                                                                        \
-    auto rootopt_h5_status_ = (call);                                             \
-    if (rootopt_h5_status_ < 0)                                                   \
-      ::rootopt::detail::fail(__FILE__, __LINE__, "HDF5 call failed: " #call,     \
-                              ::rootopt::detail::concat(__VA_ARGS__));            \
-    return rootopt_h5_status_;                                                    \
+#define ROOTOPT_H5_CHECK(call, ...)                                           \
+  ([&]() {                                                                    \
+    auto rootopt_h5_status_ = (call);                                         \
+    if (rootopt_h5_status_ < 0)                                               \
+      ::rootopt::detail::fail(__FILE__, __LINE__, "HDF5 call failed: " #call, \
+                              ::rootopt::detail::concat(__VA_ARGS__));        \
+    return rootopt_h5_status_;                                                \
   }())

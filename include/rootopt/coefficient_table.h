@@ -29,8 +29,8 @@ struct FallbackPolicy {
 
 struct ScheduleLookup {
   Schedule schedule;
-  Shape requested;         // as asked (either orientation)
-  Shape source;            // table shape used; equals requested.canonical() for an exact hit
+  Shape requested;  // as asked (either orientation)
+  Shape source;     // table shape used; equals requested.canonical() for an exact hit
   enum class Origin { exact, nearest, named } origin = Origin::exact;
   std::string description() const;  // e.g. "nearest tuned shape 1024x4096 (distance 0.41)"
 };
@@ -55,7 +55,8 @@ class CoefficientTable {
 
   // Adds or replaces the entry for shape.canonical(); schedule.size() must equal steps().
   // `metrics` keys become /metrics/<key> columns (missing values are stored as NaN).
-  void set(Shape shape, const Schedule& schedule, const std::map<std::string, double>& metrics = {});
+  void set(Shape shape, const Schedule& schedule,
+           const std::map<std::string, double>& metrics = {});
   std::optional<int64_t> find(Shape shape) const;  // either orientation
   ScheduleLookup lookup(Shape shape, const FallbackPolicy& policy = {}) const;
 
