@@ -1,6 +1,7 @@
 #include "rootopt/spectral.h"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -22,7 +23,11 @@ std::pair<double, double> golden_minimum(const std::function<double(double)>& f,
   const double inv_phi = (std::sqrt(5.0) - 1.0) / 2.0;
   double x1 = hi - inv_phi * (hi - lo), x2 = lo + inv_phi * (hi - lo);
   double f1 = f(x1), f2 = f(x2);
-  while (hi - lo > tolerance) {
+  // The tolerance is relative to the bracket's magnitude: on the wide intervals step_minima()
+  // can meet (images of [0, 1] under steep steps) an absolute 1e-12 is below the spacing of
+  // doubles and would never be reached. 0.618^256 < 1e-53: the cap only stops stagnation.
+  const double scaled = tolerance * std::max({1.0, std::abs(lo), std::abs(hi)});
+  for (int iteration = 0; iteration < 256 && hi - lo > scaled; ++iteration) {
     if (f1 <= f2) {
       hi = x2, x2 = x1, f2 = f1;
       x1 = hi - inv_phi * (hi - lo), f1 = f(x1);

@@ -147,5 +147,16 @@ TEST(Envelope, StepMinimaMatchBruteForce) {
   EXPECT_LT(step_minima(dipping)[0], -0.99);
 }
 
+// A steep first step makes the second step's input range astronomically wide ([0, 1e20]), where
+// an absolute refinement tolerance is below the spacing of doubles; the search must still end.
+// Step 2's map x (1 - 2e-40 x^2) is smallest at the range's end: 1e20 - 2e20 = -1e20.
+TEST(StepMinima, TerminatesOnAstronomicallyWideInputRange) {
+  const Schedule steep("steep", {{1e20, 0, 0}, {1, -2e-40, 0}});
+  const std::vector<double> minima = step_minima(steep);
+  ASSERT_EQ(minima.size(), 2u);
+  EXPECT_EQ(minima[0], 0.0);
+  EXPECT_NEAR(minima[1] / -1e20, 1.0, 1e-9);
+}
+
 }  // namespace
 }  // namespace rootopt
