@@ -22,7 +22,7 @@ MatrixRun run_schedules(const Eigen::MatrixXd& matrix, const PolarFactor& refere
 }
 
 void add_matrix_runs(const std::vector<MatrixRun>& runs, size_t schedule, MatrixAudit& out) {
-  ROOTOPT_CHECK(!runs.empty(), "no matrix runs to aggregate");
+  ROOTOPT_ASSERT(!runs.empty(), "no matrix runs to aggregate");
   double rms_sum = 0, exact_sum = 0;
   out.max_dev = 0;
   out.min_sv = std::numeric_limits<double>::infinity();

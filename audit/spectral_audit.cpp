@@ -8,7 +8,7 @@
 namespace rootopt::audit {
 
 void add_spectral_errors(const std::vector<SpectralError>& errors, SpectralAudit& out) {
-  ROOTOPT_CHECK(!errors.empty(), "no spectra to aggregate");
+  ROOTOPT_ASSERT(!errors.empty(), "no spectra to aggregate");
   double rms_sum = 0;
   out.max_dev = 0;
   out.min_value = std::numeric_limits<double>::infinity();

@@ -7,12 +7,13 @@
 
 #include "check.h"
 
-#define ROOTOPT_CUDA_CHECK(call, ...)                                                             \
-  do {                                                                                            \
-    const cudaError_t rootopt_cuda_status_ = (call);                                              \
-    if (rootopt_cuda_status_ != cudaSuccess)                                                      \
-      ::rootopt::detail::fail(__FILE__, __LINE__, "CUDA call failed: " #call,                     \
-                              ::rootopt::detail::concat(                                          \
-                                  cudaGetErrorName(rootopt_cuda_status_), " (",                   \
-                                  cudaGetErrorString(rootopt_cuda_status_), "); ", __VA_ARGS__)); \
+#define ROOTOPT_CUDA_CHECK(call, ...)                                               \
+  do {                                                                              \
+    const cudaError_t rootopt_cuda_status_ = (call);                                \
+    if (rootopt_cuda_status_ != cudaSuccess)                                        \
+      ::rootopt::detail::fail_call(                                                 \
+          "CUDA", #call,                                                            \
+          ::rootopt::detail::concat(cudaGetErrorName(rootopt_cuda_status_), " (",   \
+                                    cudaGetErrorString(rootopt_cuda_status_), ")"), \
+          ::rootopt::detail::concat(__VA_ARGS__));                                  \
   } while (0)

@@ -17,13 +17,14 @@
 namespace rootopt {
 namespace {
 
-#define ROOTOPT_CUSOLVER_CHECK(call, ...)                                                          \
-  do {                                                                                             \
-    const cusolverStatus_t polar_status_ = (call);                                                 \
-    if (polar_status_ != CUSOLVER_STATUS_SUCCESS)                                                  \
-      ::rootopt::detail::fail(__FILE__, __LINE__, "cuSOLVER call failed: " #call,                  \
-                              ::rootopt::detail::concat(                                           \
-                                  "status ", static_cast<int>(polar_status_), "; ", __VA_ARGS__)); \
+#define ROOTOPT_CUSOLVER_CHECK(call, ...)                                        \
+  do {                                                                           \
+    const cusolverStatus_t polar_status_ = (call);                               \
+    if (polar_status_ != CUSOLVER_STATUS_SUCCESS)                                \
+      ::rootopt::detail::fail_call(                                              \
+          "cuSOLVER", #call,                                                     \
+          ::rootopt::detail::concat("status ", static_cast<int>(polar_status_)), \
+          ::rootopt::detail::concat(__VA_ARGS__));                               \
   } while (0)
 
 using CusolverHandle = cuda::CudaHandle<cusolverDnHandle_t, cusolverDnDestroy>;

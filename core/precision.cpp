@@ -20,7 +20,7 @@ std::string to_string(Precision precision) {
     case Precision::bf16:
       return "bf16";
   }
-  ROOTOPT_FAIL("invalid Precision value ", static_cast<int>(precision));
+  ROOTOPT_ASSERT(false, "invalid Precision value ", static_cast<int>(precision));
 }
 
 }  // namespace rootopt

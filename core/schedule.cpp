@@ -31,7 +31,7 @@ bool Schedule::is_shared() const {
 
 Schedule Schedule::with_steps(int64_t count) const {
   ROOTOPT_CHECK(count > 0, "schedule '", name_, "': step count must be positive, got ", count);
-  ROOTOPT_CHECK(!steps_.empty(), "with_steps on an empty schedule");
+  ROOTOPT_ASSERT(!steps_.empty(), "with_steps on an empty schedule");
   std::vector<QuinticStep> steps(static_cast<size_t>(count), steps_.back());
   for (size_t k = 0; k < steps.size() && k < steps_.size(); ++k) steps[k] = steps_[k];
   return Schedule(name_, std::move(steps));

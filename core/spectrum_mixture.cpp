@@ -32,7 +32,7 @@ std::vector<std::string> split_components(const std::string& text) {
 }  // namespace
 
 void SpectrumMixture::add(std::shared_ptr<const SpectrumFamily> family, double weight) {
-  ROOTOPT_CHECK(family != nullptr, "mixture: null family");
+  ROOTOPT_ASSERT(family != nullptr, "mixture: null family");
   ROOTOPT_CHECK(std::isfinite(weight) && weight > 0, "mixture: weight of ", family->spec(),
                 " must be positive and finite, got ", weight);
   components_.emplace_back(std::move(family), weight);

@@ -16,7 +16,7 @@ double update_scale(ScaleMode mode, int64_t rows, int64_t cols) {
     case ScaleMode::none:
       return 1.0;
   }
-  ROOTOPT_FAIL("unknown scale mode ", static_cast<int>(mode));
+  ROOTOPT_ASSERT(false, "unknown scale mode ", static_cast<int>(mode));
 }
 
 UpdateCoefficients update_coefficients(const Hyperparams& hyperparams, int64_t rows, int64_t cols) {

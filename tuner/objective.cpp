@@ -25,11 +25,11 @@ Spectrum compress_spectrum(const Spectrum& s, int64_t points) {
 
 SpectralObjective::SpectralObjective(const std::vector<Spectrum>& spectra,
                                      int64_t points_per_spectrum) {
-  ROOTOPT_CHECK(!spectra.empty(), "objective needs at least one spectrum");
+  ROOTOPT_ASSERT(!spectra.empty(), "objective needs at least one spectrum");
   ROOTOPT_CHECK(points_per_spectrum > 0, "points_per_spectrum = ", points_per_spectrum);
   offsets_.push_back(0);
   for (const Spectrum& s : spectra) {
-    ROOTOPT_CHECK(!s.empty(), "objective: empty spectrum");
+    ROOTOPT_ASSERT(!s.empty(), "objective: empty spectrum");
     const Spectrum c = compress_spectrum(s, points_per_spectrum);
     values_.insert(values_.end(), c.begin(), c.end());
     weights_.insert(weights_.end(), c.size(), 1.0 / double(c.size()));

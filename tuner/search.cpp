@@ -177,7 +177,7 @@ std::vector<std::vector<double>> start_points(const Parameterization& parameteri
 
 SearchOutcome search_schedule(const SearchProblem& problem, const SearchOptions& options,
                               const std::vector<std::vector<double>>& starts, uint64_t seed) {
-  ROOTOPT_CHECK(!starts.empty(), "search needs at least one start point");
+  ROOTOPT_ASSERT(!starts.empty(), "search needs at least one start point");
   std::vector<std::vector<double>> locals = starts;
   SearchOutcome best;
   best.objective = std::numeric_limits<double>::infinity();

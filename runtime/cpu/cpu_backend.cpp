@@ -97,12 +97,12 @@ void parallel_for(size_t count, std::vector<Workspace>& workspaces, Work&& work)
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int64_t threads) {
-    ROOTOPT_CHECK(threads >= 1, "CPU backend needs at least one thread, got ", threads);
+    ROOTOPT_ASSERT(threads >= 1, "CPU backend needs at least one thread, got ", threads);
     workspaces_.resize(size_t(threads));
   }
 
   void add(int64_t id, const ParamEntry& entry) override {
-    ROOTOPT_CHECK(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
+    ROOTOPT_ASSERT(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
                   id, " after ", params_.size(), " parameters");
     // Workspace first: if an allocation fails, nothing is registered.
     for (Workspace& ws : workspaces_) ws.reserve(entry.spec);

@@ -36,7 +36,7 @@ void normalize_frobenius(float* values, int64_t count) {
 
 void newton_schulz(float* x, int64_t rows, int64_t cols, const Schedule& schedule,
                    Precision precision, NewtonSchulzWorkspace& workspace) {
-  ROOTOPT_CHECK(rows <= cols, "Newton-Schulz expects a wide matrix, got ", rows, "x", cols);
+  ROOTOPT_ASSERT(rows <= cols, "Newton-Schulz expects a wide matrix, got ", rows, "x", cols);
   ROOTOPT_CHECK(precision == Precision::fp32 || precision == Precision::bf16,
                 "the runtime runs Newton-Schulz in fp32 or bf16, not ", to_string(precision));
   const bool bf16 = precision == Precision::bf16;

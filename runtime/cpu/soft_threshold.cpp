@@ -9,7 +9,7 @@
 namespace rootopt::detail::cpu {
 
 float abs_quantile(const float* values, int64_t count, double q, float* scratch) {
-  ROOTOPT_CHECK(count > 0, "quantile of an empty matrix");
+  ROOTOPT_ASSERT(count > 0, "quantile of an empty matrix");
   ROOTOPT_CHECK(q > 0 && q <= 1, "quantile q = ", q, " outside (0, 1]");
   for (int64_t i = 0; i < count; ++i) scratch[i] = std::fabs(values[i]);
   const double position = q * static_cast<double>(count - 1);
@@ -35,7 +35,7 @@ float threshold_epsilon(const float* values, int64_t count, const Hyperparams& h
     case ThresholdMode::off:
       return std::numeric_limits<float>::infinity();
   }
-  ROOTOPT_FAIL("unknown threshold mode ", static_cast<int>(hyperparams.threshold));
+  ROOTOPT_ASSERT(false, "unknown threshold mode ", static_cast<int>(hyperparams.threshold));
 }
 
 void clamp_in_place(float* values, int64_t count, float eps) {

@@ -101,7 +101,7 @@ class CudaBackend final : public Backend {
   CudaBackend() : workspace_(kLtWorkspaceBytes, "the cuBLASLt workspace") {}
 
   void add(int64_t id, const ParamEntry& entry) override {
-    ROOTOPT_CHECK(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
+    ROOTOPT_ASSERT(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
                   id, " after ", params_.size(), " parameters");
     const ParamSpec& spec = entry.spec;
     ROOTOPT_CHECK(spec.rows > 0 && spec.cols > 0 && spec.batch > 0, "parameter '", spec.name,
