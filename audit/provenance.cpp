@@ -17,7 +17,6 @@ std::vector<std::pair<std::string, std::string>> audit_provenance(const Provenan
   if (in.schedules.table()) {
     p.emplace_back("table_file", o.table_path);
     p.emplace_back("table_sha256", sha256_file(o.table_path));
-    p.emplace_back("table_steps", std::to_string(in.schedules.table()->steps()));
     for (const auto& [key, value] : in.schedules.table()->attributes())
       p.emplace_back("table." + key, value);
   }

@@ -12,7 +12,7 @@ ScheduleSet::ScheduleSet(const ScheduleSetParams& params) : builtins_(params.nam
   if (!params.table_path.empty()) table_ = CoefficientTable::load(params.table_path);
   ROOTOPT_CHECK(params.steps >= 0 && params.steps <= 64, "schedule steps must be in 1..64, got ",
                 params.steps);
-  steps_ = params.steps > 0 ? params.steps : table_ ? table_->steps() : 5;
+  steps_ = params.steps > 0 ? params.steps : 5;
   ROOTOPT_CHECK(table_ || !builtins_.empty(), "no schedule to audit: give --table or --schedules");
   const std::vector<std::string> known = builtin_schedule_names();
   std::string known_list;
@@ -30,9 +30,9 @@ ScheduleSet::ScheduleSet(const ScheduleSetParams& params) : builtins_(params.nam
 std::vector<ResolvedSchedule> ScheduleSet::resolve(Shape key) const {
   std::vector<ResolvedSchedule> out;
   if (table_) {
-    const ScheduleLookup found = table_->lookup(key);
-    const bool exact = found.origin == ScheduleLookup::Origin::exact;
-    out.push_back({"table", found.schedule, exact ? "exact" : found.description(), !exact});
+    const RecipeLookup found = table_->lookup(key);
+    const bool exact = found.origin == RecipeLookup::Origin::exact;
+    out.push_back({"table", found.recipe.schedule, exact ? "exact" : found.description(), !exact});
   }
   for (const std::string& name : builtins_) {
     const bool published = builtin_is_published_for(name, key);

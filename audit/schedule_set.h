@@ -22,7 +22,7 @@ struct ResolvedSchedule {
 struct ScheduleSetParams {
   std::string table_path;          // empty: no table
   std::vector<std::string> names;  // built-in names
-  int64_t steps = 0;               // built-in length; 0: the table's steps, else 5
+  int64_t steps = 0;               // built-in length; 0: 5
 };
 
 class ScheduleSet {

@@ -38,11 +38,12 @@ struct EvalOptions {
 std::pair<Schedule, std::string> resolve_schedule(const EvalOptions& o, Shape shape) {
   if (!o.table.empty()) {
     const CoefficientTable table = CoefficientTable::load(o.table);
-    const ScheduleLookup lookup = table.lookup(shape);
-    if (o.steps_given && o.steps != lookup.schedule.size())
-      throw Error(fmt::format("--steps {} given, but table {} holds {}-step schedules", o.steps,
-                              o.table, lookup.schedule.size()));
-    return {lookup.schedule, fmt::format("table {}: {}", o.table, lookup.description())};
+    const RecipeLookup lookup = table.lookup(shape);
+    const Schedule& schedule = lookup.recipe.schedule;
+    if (o.steps_given && o.steps != schedule.size())
+      throw Error(fmt::format("--steps {} given, but table {} holds a {}-step schedule for {}",
+                              o.steps, o.table, schedule.size(), to_string(shape)));
+    return {schedule, fmt::format("table {}: {}", o.table, lookup.description())};
   }
   const Schedule schedule = builtin_schedule(o.schedule, shape, o.steps);
   const bool published = builtin_is_published_for(o.schedule, shape);

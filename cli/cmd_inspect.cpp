@@ -82,8 +82,8 @@ void print_metrics(const CoefficientTable& table) {
 }
 
 void print_text(const InspectOptions& options, const CoefficientTable& table) {
-  fmt::print("table:    {}\nformat:   {} version {}, {} steps, {} shapes\n", options.table,
-             kTableFormat, kTableFormatVersion, table.steps(), table.size());
+  fmt::print("table:    {}\nformat:   {} version {}, {} shapes\n", options.table, kTableFormat,
+             table.loaded_version(), table.size());
   if (!table.attributes().empty()) {
     fmt::print("\nprovenance:\n");
     std::vector<Row> rows;
@@ -92,10 +92,16 @@ void print_text(const InspectOptions& options, const CoefficientTable& table) {
   }
   if (table.size() == 0) return;
 
+  fmt::print("\nrecipes:\n");
+  std::vector<Row> recipes;
+  for (int64_t i = 0; i < table.size(); ++i)
+    recipes.push_back({"  " + to_string(table.shapes()[size_t(i)]), table.recipe(i).describe()});
+  print_columns(recipes);
+
   fmt::print("\nschedules (p_k(s) = a s + b s^3 + c s^5):\n");
   std::vector<Row> rows = {{"  shape", "step", "a", "b", "c"}};
   for (int64_t i = 0; i < table.size(); ++i) {
-    const Schedule& schedule = table.schedule(i);
+    const Schedule& schedule = table.recipe(i).schedule;
     for (int64_t k = 0; k < schedule.size(); ++k)
       rows.push_back({k == 0 ? "  " + to_string(table.shapes()[size_t(i)]) : "",
                       std::to_string(k + 1), exact(schedule[k].a), exact(schedule[k].b),
@@ -112,6 +118,16 @@ nlohmann::json schedule_json(const Schedule& schedule) {
   return steps;
 }
 
+nlohmann::json recipe_json(const Recipe& recipe) {
+  return {{"steps", recipe.steps()},
+          {"normalization", to_string(recipe.normalization)},
+          {"form", to_string(recipe.form)},
+          {"restarts", recipe.restarts},
+          {"tail_steps", recipe.tail_steps},
+          {"tail_precision", to_string(recipe.tail_precision)},
+          {"coefficients", schedule_json(recipe.schedule)}};
+}
+
 nlohmann::json table_json(const InspectOptions& options, const CoefficientTable& table) {
   nlohmann::json shapes = nlohmann::json::array();
   for (int64_t i = 0; i < table.size(); ++i) {
@@ -124,13 +140,12 @@ nlohmann::json table_json(const InspectOptions& options, const CoefficientTable&
     shapes.push_back({{"shape", to_string(shape)},
                       {"rows", shape.rows},
                       {"cols", shape.cols},
-                      {"coefficients", schedule_json(table.schedule(i))},
+                      {"recipe", recipe_json(table.recipe(i))},
                       {"metrics", metrics}});
   }
   return {{"table", options.table},
           {"format", kTableFormat},
-          {"format_version", kTableFormatVersion},
-          {"steps", table.steps()},
+          {"format_version", table.loaded_version()},
           {"attributes", table.attributes()},
           {"shapes", shapes}};
 }
@@ -140,22 +155,24 @@ void run_inspect(const InspectOptions& options) {
   if (options.json) {
     nlohmann::json out = table_json(options, table);
     if (!options.lookup.empty()) {
-      const ScheduleLookup found = table.lookup(parse_shape(options.lookup));
+      const RecipeLookup found = table.lookup(parse_shape(options.lookup));
       out["lookup"] = {{"shape", options.lookup},
                        {"description", found.description()},
-                       {"coefficients", schedule_json(found.schedule)}};
+                       {"recipe", recipe_json(found.recipe)}};
     }
     fmt::print("{}\n", out.dump(2));
     return;
   }
   print_text(options, table);
   if (!options.lookup.empty()) {
-    const ScheduleLookup found = table.lookup(parse_shape(options.lookup));
-    fmt::print("\nlookup {}: {}\n", options.lookup, found.description());
+    const RecipeLookup found = table.lookup(parse_shape(options.lookup));
+    fmt::print("\nlookup {}: {}\n  recipe: {}\n", options.lookup, found.description(),
+               found.recipe.describe());
+    const Schedule& schedule = found.recipe.schedule;
     std::vector<Row> rows = {{"  step", "a", "b", "c"}};
-    for (int64_t k = 0; k < found.schedule.size(); ++k)
-      rows.push_back({"  " + std::to_string(k + 1), exact(found.schedule[k].a),
-                      exact(found.schedule[k].b), exact(found.schedule[k].c)});
+    for (int64_t k = 0; k < schedule.size(); ++k)
+      rows.push_back({"  " + std::to_string(k + 1), exact(schedule[k].a), exact(schedule[k].b),
+                      exact(schedule[k].c)});
     print_columns(rows);
   }
 }

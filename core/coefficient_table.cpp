@@ -20,10 +20,7 @@ namespace {
 constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kCoefficientNames = "abc";
 // Root attributes the format itself defines; provenance attributes must use other names.
-const std::set<std::string> kReservedAttributes = {"format", "format_version", "steps"};
-// Steps of a named fallback when the table itself has no step count (default-constructed).
-constexpr int64_t kDefaultFallbackSteps = 5;
-
+const std::set<std::string> kReservedAttributes = {"format", "format_version"};
 std::string table_schedule_name(Shape shape) { return "table:" + to_string(shape); }
 
 void check_shape(Shape shape, const std::string& context) {
@@ -110,17 +107,10 @@ std::map<std::string, std::vector<double>> read_metric_columns(hid_t file, const
 
 }  // namespace
 
-CoefficientTable::CoefficientTable(int64_t steps) : steps_(steps) {
-  ROOTOPT_CHECK(steps > 0, "coefficient table: step count must be positive, got ", steps);
-}
-
-void CoefficientTable::set(Shape shape, const Schedule& schedule,
+void CoefficientTable::set(Shape shape, const Recipe& recipe,
                            const std::map<std::string, double>& metrics) {
   check_shape(shape, "coefficient table");
-  ROOTOPT_CHECK(steps_ > 0, "coefficient table: set() on a table without a step count");
-  ROOTOPT_CHECK(schedule.size() == steps_, "coefficient table: schedule '", schedule.name(),
-                "' for ", to_string(shape), " has ", schedule.size(), " steps, the table has ",
-                steps_);
+  recipe.validate("coefficient table: recipe for " + to_string(shape));
   for (const auto& [name, value] : metrics) {
     check_metric_name(name);
     ROOTOPT_CHECK(!std::isinf(value), "coefficient table: metric '", name, "' for ",
@@ -130,13 +120,14 @@ void CoefficientTable::set(Shape shape, const Schedule& schedule,
   // Shapes stay sorted, so files and `rootopt inspect` list them in a stable order.
   const auto at = std::lower_bound(shapes_.begin(), shapes_.end(), key);
   const auto index = static_cast<size_t>(at - shapes_.begin());
-  Schedule stored(table_schedule_name(key), schedule.steps());
+  Recipe stored = recipe;
+  stored.schedule = Schedule(table_schedule_name(key), recipe.schedule.steps());
   if (at != shapes_.end() && *at == key) {
-    schedules_[index] = std::move(stored);
+    recipes_[index] = std::move(stored);
     for (auto& [name, column] : metrics_) column[index] = kMissing;
   } else {
     shapes_.insert(at, key);
-    schedules_.insert(schedules_.begin() + static_cast<std::ptrdiff_t>(index), std::move(stored));
+    recipes_.insert(recipes_.begin() + static_cast<std::ptrdiff_t>(index), std::move(stored));
     for (auto& [name, column] : metrics_)
       column.insert(column.begin() + static_cast<std::ptrdiff_t>(index), kMissing);
   }
@@ -175,14 +166,14 @@ double shape_distance(Shape a, Shape b) {
   return std::hypot(log_size(ca) - log_size(cb), log_aspect(ca) - log_aspect(cb));
 }
 
-ScheduleLookup CoefficientTable::lookup(Shape shape, const FallbackPolicy& policy) const {
+RecipeLookup CoefficientTable::lookup(Shape shape, const FallbackPolicy& policy) const {
   check_shape(shape, "coefficient table lookup");
-  ScheduleLookup result;
+  RecipeLookup result;
   result.requested = shape;
   if (const auto hit = find(shape)) {
-    result.schedule = schedules_[static_cast<size_t>(*hit)];
+    result.recipe = recipes_[static_cast<size_t>(*hit)];
     result.source = shapes_[static_cast<size_t>(*hit)];
-    result.origin = ScheduleLookup::Origin::exact;
+    result.origin = RecipeLookup::Origin::exact;
     return result;
   }
   ROOTOPT_CHECK(policy.kind != FallbackPolicy::Kind::error,
@@ -193,21 +184,27 @@ ScheduleLookup CoefficientTable::lookup(Shape shape, const FallbackPolicy& polic
     size_t best = 0;
     for (size_t i = 1; i < shapes_.size(); ++i)
       if (shape_distance(shape, shapes_[i]) < shape_distance(shape, shapes_[best])) best = i;
-    result.schedule = schedules_[best];
+    result.recipe = recipes_[best];
     result.source = shapes_[best];
-    result.origin = ScheduleLookup::Origin::nearest;
+    result.origin = RecipeLookup::Origin::nearest;
     return result;
   }
   // kind == named, or nearest on an empty table: there is no tuned shape to be near, so the
   // named built-in is the documented fallback (docs/table-format.md).
-  result.schedule =
-      builtin_schedule(policy.schedule_name, shape, steps_ > 0 ? steps_ : kDefaultFallbackSteps);
+  result.recipe = named_fallback_recipe(policy, shape);
   result.source = shape.canonical();
-  result.origin = ScheduleLookup::Origin::named;
+  result.origin = RecipeLookup::Origin::named;
   return result;
 }
 
-std::string ScheduleLookup::description() const {
+Recipe named_fallback_recipe(const FallbackPolicy& policy, Shape shape) {
+  Recipe recipe = builtin_recipe(policy.schedule_name, shape, policy.steps);
+  recipe.normalization = policy.normalization;
+  recipe.validate("fallback schedule '" + policy.schedule_name + "'");
+  return recipe;
+}
+
+std::string RecipeLookup::description() const {
   std::ostringstream out;
   switch (origin) {
     case Origin::exact:
@@ -220,7 +217,7 @@ std::string ScheduleLookup::description() const {
           << shape_distance(requested, source) << ")";
       break;
     case Origin::named:
-      out << "built-in schedule '" << schedule.name() << "' for " << to_string(requested)
+      out << "built-in schedule '" << recipe.schedule.name() << "' for " << to_string(requested)
           << " (shape not in table)";
       break;
   }
@@ -228,7 +225,12 @@ std::string ScheduleLookup::description() const {
 }
 
 void CoefficientTable::save(const std::string& path) const {
-  ROOTOPT_CHECK(steps_ > 0, path, ": cannot save a coefficient table without a step count");
+  // Version-1 layout until the version-2 writer lands: one K, Frobenius, standard form.
+  const int64_t steps = recipes_.empty() ? 5 : recipes_.front().steps();
+  for (const Recipe& r : recipes_)
+    ROOTOPT_CHECK(r.steps() == steps && r.normalization == Normalization::frobenius &&
+                      r.form == IterationForm::standard && r.tail_steps == 0,
+                  path, ": this build writes only version-1 tables (one K, frobenius, standard)");
   for (const auto& [name, value] : attributes_) {
     ROOTOPT_CHECK(kReservedAttributes.count(name) == 0, path, ": attribute '", name,
                   "' is reserved by the table format");
@@ -238,21 +240,22 @@ void CoefficientTable::save(const std::string& path) const {
   std::vector<int64_t> shapes;
   for (const Shape& s : shapes_) shapes.insert(shapes.end(), {s.rows, s.cols});
   std::vector<double> coefficients;
-  for (const Schedule& schedule : schedules_)
-    for (const QuinticStep& st : schedule.steps())
+  for (const Recipe& recipe : recipes_)
+    for (const QuinticStep& st : recipe.schedule.steps())
       coefficients.insert(coefficients.end(), {st.a, st.b, st.c});
 
   h5::write_atomically(path, [&](hid_t file) {
     h5::write_attribute(file, "format", std::string(kTableFormat));
-    h5::write_attribute(file, "format_version", kTableFormatVersion);
-    h5::write_attribute(file, "steps", steps_);
+    h5::write_attribute(file, "format_version", int64_t(1));
+    h5::write_attribute(file, "steps", steps);
     // Provenance every table carries, unless the producer recorded its own.
     if (attributes_.count("rootopt_version") == 0)
       h5::write_attribute(file, "rootopt_version", std::string(ROOTOPT_VERSION));
     if (attributes_.count("created") == 0) h5::write_attribute(file, "created", utc_now());
-    for (const auto& [name, value] : attributes_) h5::write_attribute(file, name, value);
+    for (const auto& [name, value] : attributes_)
+      if (name != "steps") h5::write_attribute(file, name, value);  // v1: the format's own
     h5::write_int64s(file, "shapes", {count, 2}, shapes.data());
-    h5::write_doubles(file, "coefficients", {count, static_cast<hsize_t>(steps_), 3},
+    h5::write_doubles(file, "coefficients", {count, static_cast<hsize_t>(steps), 3},
                       coefficients.data());
     h5::create_group(file, "metrics");
     for (const auto& [name, column] : metrics_)
@@ -263,7 +266,7 @@ void CoefficientTable::save(const std::string& path) const {
 CoefficientTable CoefficientTable::load(const std::string& path) {
   h5::Id file = h5::open_file(path);
 
-  h5::check_format(file, path, {kTableFormat, kTableFormatVersion, "rootopt coefficient table"});
+  h5::check_format(file, path, {kTableFormat, 1, "rootopt coefficient table"});
   const int64_t steps = h5::read_int_attribute(file, "steps", path);
   ROOTOPT_CHECK(steps > 0, path, ": attribute 'steps' = ", steps, " is not a valid step count");
 
@@ -281,7 +284,8 @@ CoefficientTable CoefficientTable::load(const std::string& path) {
   const auto raw_shapes = h5::read_int64s(shapes_set, path + ":/shapes");
   const auto raw_coefficients = h5::read_doubles(coefficients_set, path + ":/coefficients");
 
-  CoefficientTable table(steps);
+  CoefficientTable table;
+  table.loaded_version_ = 1;
   std::vector<Shape> file_shapes;  // in the file's row order
   std::set<Shape> seen;
   for (size_t i = 0; i < count; ++i) {
@@ -301,7 +305,9 @@ CoefficientTable CoefficientTable::load(const std::string& path) {
                       " step ", k + 1);
       schedule[k] = {abc[0], abc[1], abc[2]};
     }
-    table.set(shape, Schedule(table_schedule_name(shape), std::move(schedule)));
+    Recipe recipe;
+    recipe.schedule = Schedule(table_schedule_name(shape), std::move(schedule));
+    table.set(shape, recipe);
   }
 
   // Metric columns follow the file's row order; set() sorted the shapes, so map rows to indices.

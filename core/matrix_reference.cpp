@@ -105,6 +105,8 @@ Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Schedule& schedule
     case Precision::bf16:
       x = iterate<float>(x0, schedule, RoundToBf16{});
       break;
+    case Precision::tf32:
+      ROOTOPT_FAIL("newton_schulz: tf32 emulation is not implemented yet");
   }
   if (tall) x.transposeInPlace();
   return x;

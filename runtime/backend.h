@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "rootopt/optimizer.h"
-#include "rootopt/schedule.h"
+#include "rootopt/recipe.h"
 
 namespace rootopt::detail {
 
-// A validated registration plus the schedule resolved for its shape.
+// A validated registration plus the recipe resolved for its shape.
 struct ParamEntry {
   ParamSpec spec;
-  Schedule schedule;
+  Recipe recipe;
 };
 
 class Backend {

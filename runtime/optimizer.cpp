@@ -22,7 +22,7 @@ struct Optimizer::Impl {
   std::optional<CoefficientTable> table;  // absent when config.table_path is empty
   Hyperparams hyperparams;
   std::vector<ParamSpec> specs;
-  std::vector<ScheduleLookup> lookups;
+  std::vector<RecipeLookup> lookups;
   std::map<std::string, int64_t> ids;
   std::set<Shape> warned_shapes;  // canonical shapes already warned about
   std::unique_ptr<detail::Backend> backend;
@@ -37,13 +37,13 @@ struct Optimizer::Impl {
     }
   }
 
-  ScheduleLookup resolve(Shape shape) const {
+  RecipeLookup resolve(Shape shape) const {
     if (table) return table->lookup(shape, config.fallback);
-    ScheduleLookup lookup;
-    lookup.schedule = builtin_schedule(config.fallback.schedule_name, shape);
+    RecipeLookup lookup;
+    lookup.recipe = named_fallback_recipe(config.fallback, shape);
     lookup.requested = shape;
     lookup.source = shape.canonical();
-    lookup.origin = ScheduleLookup::Origin::named;
+    lookup.origin = RecipeLookup::Origin::named;
     return lookup;
   }
 
@@ -75,7 +75,7 @@ Optimizer::Optimizer(const OptimizerConfig& config) : impl_(std::make_unique<Imp
   }
   if (!d.table || config.fallback.kind == FallbackPolicy::Kind::named) {
     // Fails early on an unknown built-in name rather than at the first add_param.
-    (void)builtin_schedule(config.fallback.schedule_name, Shape{1, 1});
+    (void)named_fallback_recipe(config.fallback, Shape{1, 1});
   }
   switch (config.device) {
     case Device::cpu:
@@ -99,15 +99,15 @@ int64_t Optimizer::add_param(const ParamSpec& spec) {
   ROOTOPT_CHECK(d.ids.count(spec.name) == 0, "add_param: a parameter named '", spec.name,
                 "' is already registered (id ", d.ids.at(spec.name), ")");
   const Shape shape{spec.rows, spec.cols};
-  ScheduleLookup lookup = d.resolve(shape);
+  RecipeLookup lookup = d.resolve(shape);
   const int64_t id = int64_t(d.specs.size());
   d.specs.reserve(d.specs.size() + 1);
   d.lookups.reserve(d.lookups.size() + 1);
-  d.backend->add(id, detail::ParamEntry{spec, lookup.schedule});
+  d.backend->add(id, detail::ParamEntry{spec, lookup.recipe});
   // Registered in the backend: only bookkeeping follows.
   d.specs.push_back(spec);
   d.ids.emplace(spec.name, id);
-  if (lookup.origin != ScheduleLookup::Origin::exact &&
+  if (lookup.origin != RecipeLookup::Origin::exact &&
       d.warned_shapes.insert(shape.canonical()).second) {
     const std::string what = "shape " + to_string(shape) + " (first: '" + spec.name + "')";
     d.warn(d.table ? what + " is not in the coefficient table " + d.config.table_path + "; using " +
@@ -135,8 +135,8 @@ const ParamSpec& Optimizer::param(int64_t id) const {
   return impl_->specs[size_t(impl_->checked_id(id, "param"))];
 }
 
-const ScheduleLookup& Optimizer::schedule(int64_t id) const {
-  return impl_->lookups[size_t(impl_->checked_id(id, "schedule"))];
+const RecipeLookup& Optimizer::recipe(int64_t id) const {
+  return impl_->lookups[size_t(impl_->checked_id(id, "recipe"))];
 }
 
 void Optimizer::set_hyperparams(const Hyperparams& hyperparams) {

@@ -41,7 +41,7 @@ void SafetyConstraints::evaluate(const std::vector<QuinticStep>& steps,
                                  double* grad_per_step) const {
   const int64_t K = steps_, G = int64_t(points_.size()), n = 3 * K;
   ROOTOPT_ASSERT(static_cast<int64_t>(steps.size()) == K, "constraints: ", steps.size(),
-                " steps, expected ", K);
+                 " steps, expected ", K);
   // d x_k / d(coefficients) at the current point.
   std::vector<double> jacobian(static_cast<size_t>(n));
   for (int64_t g = 0; g < G; ++g) {

@@ -43,7 +43,7 @@ std::vector<QuinticStep> Parameterization::steps_of(const double* x) const {
 
 Schedule Parameterization::schedule(const std::vector<double>& x, const std::string& name) const {
   ROOTOPT_ASSERT(static_cast<int64_t>(x.size()) == size(), "parameter vector of size ", x.size(),
-                ", expected ", size());
+                 ", expected ", size());
   if (mode == TuneMode::shared)
     return Schedule::shared(name, deployed_steps_of(x.data())[0], steps);
   return Schedule(name, deployed_steps_of(x.data()));

@@ -27,7 +27,7 @@ std::string search_description(const SearchOptions& s) {
 }
 
 // Attributes that must agree for --resume (the rest is informational).
-const char* const kResumeKeys[] = {"mode",           "seed",    "samples",
+const char* const kResumeKeys[] = {"steps",          "mode",    "seed",  "samples",
                                    "envelope_bound", "mixture", "search"};
 
 }  // namespace
@@ -38,6 +38,7 @@ std::map<std::string, std::string> tuning_attributes(const TuneOptions& options)
   a["created"] = utc_now();
   a["tool"] = "rootopt tune";
   a["seed"] = std::to_string(options.seed);
+  a["steps"] = std::to_string(options.steps);
   a["mode"] = to_string(options.mode);
   a["samples"] = std::to_string(options.samples);
   a["heldout_samples"] = std::to_string(options.heldout_samples);
@@ -62,9 +63,6 @@ std::map<std::string, std::string> tuning_attributes(const TuneOptions& options)
 
 void check_resume_compatible(const CoefficientTable& table, const TuneOptions& options,
                              const std::string& path) {
-  ROOTOPT_CHECK(table.steps() == options.steps, path,
-                ": cannot resume: table has steps = ", table.steps(), ", this run has --steps ",
-                options.steps);
   const std::map<std::string, std::string> wanted = tuning_attributes(options);
   for (const char* key : kResumeKeys) {
     const auto it = table.attributes().find(key);

@@ -54,7 +54,7 @@ class RunState {
 
   void finished(const TunedShape& r) {
     std::lock_guard<std::mutex> lock(mutex_);
-    table_.set(r.shape, r.schedule, r.metrics);
+    table_.set(r.shape, r.recipe, r.metrics);
     table_.save(run_.out_path);
     ++done_;
     if (!run_.on_progress) return;
@@ -101,7 +101,7 @@ TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) 
   const std::vector<Shape> shapes = unique_canonical(run.shapes);
 
   TuneRunResult result;
-  CoefficientTable table(options.steps);
+  CoefficientTable table;
   std::error_code ec;
   if (run.resume && std::filesystem::exists(run.out_path, ec)) {
     table = CoefficientTable::load(run.out_path);

@@ -65,13 +65,14 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
 
   TunedShape result;
   result.shape = shape;
-  result.schedule = problem.parameterization.schedule(outcome.x, "tuned-" + to_string(shape));
+  result.recipe.schedule =
+      problem.parameterization.schedule(outcome.x, "tuned-" + to_string(shape));
   auto& m = result.metrics;
-  m["fit_rms"] = tuner::mean_rms(result.schedule, fit);
+  m["fit_rms"] = tuner::mean_rms(result.recipe.schedule, fit);
   // The stored (deployed) schedule's own envelope, comparable with the built-ins' columns; the
   // designed schedule's envelope bounds the deployed map under per-step relative perturbations up
   // to the safety margin (SearchOptions::safety_margin).
-  const Envelope deployed = envelope(result.schedule);
+  const Envelope deployed = envelope(result.recipe.schedule);
   m["envelope"] = deployed.max_value;
   m["envelope_min"] = deployed.min_value;
   m["designed_envelope"] = outcome.safety.envelope.max_value;
@@ -80,7 +81,7 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
   throw_if_cancelled(cancel);
 
   const tuner::HeldoutSpectra heldout = tuner::heldout_spectra(shape, options);
-  tuner::add_spectral_metrics("", result.schedule, heldout, m);
+  tuner::add_spectral_metrics("", result.recipe.schedule, heldout, m);
   std::vector<std::pair<std::string, Schedule>> baselines;
   for (const std::string& name : compared_builtins()) {
     const std::string prefix = builtin_metric_prefix(name);
@@ -103,7 +104,7 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
     const tuner::MatrixValidation validation = tuner::prepare_matrix_validation(shape, options);
     m["validation_rows"] = double(validation.proxy.rows);
     m["validation_cols"] = double(validation.proxy.cols);
-    tuner::add_matrix_metrics("", result.schedule, validation, m);
+    tuner::add_matrix_metrics("", result.recipe.schedule, validation, m);
     for (const auto& [prefix, schedule] : baselines) {
       throw_if_cancelled(cancel);
       tuner::add_matrix_metrics(prefix, schedule, validation, m);

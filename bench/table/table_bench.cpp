@@ -19,7 +19,7 @@ rootopt::CoefficientTable random_table(int64_t count) {
   std::mt19937_64 rng(1);
   std::uniform_int_distribution<int64_t> dim(64, 16384);
   std::normal_distribution<double> normal;
-  rootopt::CoefficientTable table(kSteps);
+  rootopt::CoefficientTable table;
   while (table.size() < count) {
     std::vector<rootopt::QuinticStep> steps;
     for (int64_t k = 0; k < kSteps; ++k) steps.push_back({normal(rng), normal(rng), normal(rng)});

@@ -99,8 +99,8 @@ class Optimizer {
   void rebind(int64_t id, const ParamSpec& spec);
   int64_t num_params() const;
   const ParamSpec& param(int64_t id) const;
-  // The schedule parameter `id` uses, and where it came from (table entry or fallback).
-  const ScheduleLookup& schedule(int64_t id) const;
+  // The recipe parameter `id` uses, and where it came from (table entry or fallback).
+  const RecipeLookup& recipe(int64_t id) const;
 
   void set_hyperparams(const Hyperparams& hyperparams);  // validated; throws on invalid values
   const Hyperparams& hyperparams() const;

@@ -18,6 +18,7 @@
 
 #include "rootopt/coefficient_table.h"
 #include "rootopt/error.h"
+#include "rootopt/recipe.h"
 #include "rootopt/schedule.h"
 #include "rootopt/shape.h"
 #include "rootopt/spectrum_family.h"
@@ -94,7 +95,7 @@ class Cancelled : public Error {
 
 struct TunedShape {
   Shape shape;  // canonical
-  Schedule schedule;
+  Recipe recipe;
   // Columns of the table's /metrics (names in docs/tuner.md): fit_rms, heldout_rms,
   // heldout_real_rms, envelope, envelope_min, step_min, fp32_matrix_rms, bf16_matrix_rms, and
   // the same held-out/matrix errors for each built-in (muon_heldout_rms, ...; NaN for

@@ -80,14 +80,15 @@ class PyOptimizer {
   std::unique_ptr<Optimizer> optimizer_;
 };
 
-py::dict describe_schedule(const ScheduleLookup& lookup) {
+py::dict describe_schedule(const RecipeLookup& lookup) {
   std::vector<std::tuple<double, double, double>> coefficients;
-  for (const QuinticStep& step : lookup.schedule.steps()) {
+  for (const QuinticStep& step : lookup.recipe.schedule.steps()) {
     coefficients.emplace_back(step.a, step.b, step.c);
   }
   static const char* const kOrigins[] = {"exact", "nearest", "named"};
   py::dict result;
-  result["name"] = lookup.schedule.name();
+  result["name"] = lookup.recipe.schedule.name();
+  result["recipe"] = lookup.recipe.describe();
   result["origin"] = kOrigins[static_cast<int>(lookup.origin)];
   result["source"] = std::make_pair(lookup.source.rows, lookup.source.cols);
   result["description"] = lookup.description();
@@ -125,7 +126,7 @@ void bind_optimizer(py::module_& module) {
           py::arg("id"))
       .def(
           "schedule",
-          [](PyOptimizer& self, int64_t id) { return describe_schedule(self.get().schedule(id)); },
+          [](PyOptimizer& self, int64_t id) { return describe_schedule(self.get().recipe(id)); },
           py::arg("id"),
           "The schedule of parameter `id`: name, origin (exact/nearest/named), source shape, "
           "description and the (a, b, c) coefficients per step.")

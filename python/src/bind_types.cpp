@@ -38,6 +38,10 @@ void bind_types(py::module_& module) {
       .def_readwrite("precision", &Hyperparams::precision)
       .def_readwrite("scale", &Hyperparams::scale);
 
+  py::enum_<Normalization>(module, "Normalization")
+      .value("frobenius", Normalization::frobenius)
+      .value("schatten4", Normalization::schatten4)
+      .value("schatten8", Normalization::schatten8);
   py::class_<FallbackPolicy> fallback(module, "FallbackPolicy");
   py::enum_<FallbackPolicy::Kind>(fallback, "Kind")
       .value("error", FallbackPolicy::Kind::error)
@@ -49,7 +53,9 @@ void bind_types(py::module_& module) {
            }),
            py::arg("kind"), py::arg("schedule_name") = FallbackPolicy{}.schedule_name)
       .def_readwrite("kind", &FallbackPolicy::kind)
-      .def_readwrite("schedule_name", &FallbackPolicy::schedule_name);
+      .def_readwrite("schedule_name", &FallbackPolicy::schedule_name)
+      .def_readwrite("steps", &FallbackPolicy::steps)
+      .def_readwrite("normalization", &FallbackPolicy::normalization);
 }
 
 }  // namespace rootopt::python

@@ -58,7 +58,7 @@ void step_matrix(CpuParam& param, int64_t b, const Hyperparams& h, Workspace& ws
   const float eps = cpu::threshold_epsilon(u, view.size(), h, ws.scratch.data());
   cpu::clamp_in_place(u, view.size(), eps);
   cpu::normalize_frobenius(u, view.size());
-  cpu::newton_schulz(u, view.ns_rows(), view.ns_cols(), param.entry.schedule, h.precision,
+  cpu::newton_schulz(u, view.ns_rows(), view.ns_cols(), param.entry.recipe.schedule, h.precision,
                      ws.newton_schulz);
   cpu::apply_update(view, spec.param, spec.dtype, u, update_coefficients(h, spec.rows, spec.cols));
 }
@@ -103,7 +103,11 @@ class CpuBackend final : public Backend {
 
   void add(int64_t id, const ParamEntry& entry) override {
     ROOTOPT_ASSERT(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
-                  id, " after ", params_.size(), " parameters");
+                   id, " after ", params_.size(), " parameters");
+    ROOTOPT_CHECK(entry.recipe.normalization == Normalization::frobenius &&
+                      entry.recipe.form == IterationForm::standard && entry.recipe.tail_steps == 0,
+                  "parameter '", entry.spec.name, "': the CPU backend does not run the recipe '",
+                  entry.recipe.describe(), "' yet");
     // Workspace first: if an allocation fails, nothing is registered.
     for (Workspace& ws : workspaces_) ws.reserve(entry.spec);
     auto param = std::make_unique<CpuParam>();

@@ -102,8 +102,12 @@ class CudaBackend final : public Backend {
 
   void add(int64_t id, const ParamEntry& entry) override {
     ROOTOPT_ASSERT(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
-                  id, " after ", params_.size(), " parameters");
+                   id, " after ", params_.size(), " parameters");
     const ParamSpec& spec = entry.spec;
+    ROOTOPT_CHECK(entry.recipe.normalization == Normalization::frobenius &&
+                      entry.recipe.form == IterationForm::standard && entry.recipe.tail_steps == 0,
+                  "parameter '", spec.name, "': the CUDA backend does not run the recipe '",
+                  entry.recipe.describe(), "' yet");
     ROOTOPT_CHECK(spec.rows > 0 && spec.cols > 0 && spec.batch > 0, "parameter '", spec.name,
                   "': non-positive size ", spec.batch, " x ", spec.rows, "x", spec.cols);
     ROOTOPT_CHECK(spec.rows * spec.cols < (int64_t(1) << 32), "parameter '", spec.name,
@@ -256,7 +260,7 @@ class CudaBackend final : public Backend {
     for (size_t g = 0; g < groups_.size(); ++g) {
       Group& group = groups_[g];
       if (group.rows == spec.rows && group.cols == spec.cols && group.dtype == spec.dtype &&
-          same_schedule(group.schedule, param.entry.schedule)) {
+          same_schedule(group.schedule, param.entry.recipe.schedule)) {
         param.group = g;
         return group;
       }
@@ -266,7 +270,7 @@ class CudaBackend final : public Backend {
     group.rows = spec.rows;
     group.cols = spec.cols;
     group.dtype = spec.dtype;
-    group.schedule = param.entry.schedule;
+    group.schedule = param.entry.recipe.schedule;
     return group;
   }
 

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     nan.values[5] = std::nan("");
     write_datasets(at("nan.h5"), {nan});
 
-    rootopt::CoefficientTable table(5);
+    rootopt::CoefficientTable table;
     table.set({64, 64}, rootopt::builtin_schedule("polar-express", {64, 64}, 5));
     table.attributes()["envelope_bound"] = "1.25";
     table.save(at("table.h5"));

@@ -141,7 +141,7 @@ TEST(AuditSpectral, RootPaperSquareShapeIsFlaggedUnsafe) {
 TEST(AuditSpectral, TableScheduleThatFlipsSignsIsUnsafeNegative) {
   // p_1(s) = 1.5 s - 3 s^3 is negative for s > 1/sqrt(2): a singular value would flip sign.
   test::ScratchDir dir;
-  CoefficientTable table(5);
+  CoefficientTable table;
   table.set({64, 64}, Schedule::shared("flips", {1.5, -3.0, 0.0}, 5));
   table.save((dir / "t.h5").string());
   AuditOptions o = test::small_options("tiny-llama.json");

@@ -59,7 +59,7 @@ class Interop(unittest.TestCase):
         out = json.loads(inspect("--json", self.path / "good.h5").stdout)
         for i, entry in enumerate(out["shapes"]):
             self.assertEqual([entry["rows"], entry["cols"]], shapes[i].tolist())
-            self.assertEqual(np.array(entry["coefficients"]).tolist(), coef[i].tolist())
+            self.assertEqual(np.array(entry["recipe"]["coefficients"]).tolist(), coef[i].tolist())
 
     def test_h5py_table_loads_bit_exact(self):
         rng = np.random.default_rng(20261123)
@@ -70,13 +70,13 @@ class Interop(unittest.TestCase):
         result = inspect("--json", self.path / "mine.h5")
         self.assertEqual(result.returncode, 0, result.stderr)
         out = json.loads(result.stdout)
-        self.assertEqual(out["steps"], 5)
+        self.assertEqual({e["recipe"]["steps"] for e in out["shapes"]}, {5})
         self.assertEqual(out["attributes"]["seed"], "42")
         by_shape = {(e["rows"], e["cols"]): e for e in out["shapes"]}
         for i, (rows, cols) in enumerate(shapes):
             entry = by_shape[(rows, cols)]
             # JSON carries shortest round-trip decimals, so equality is exact.
-            self.assertEqual(np.array(entry["coefficients"]).tolist(), coef[i].tolist())
+            self.assertEqual(np.array(entry["recipe"]["coefficients"]).tolist(), coef[i].tolist())
             want = None if np.isnan(fit[i]) else fit[i]
             self.assertEqual(entry["metrics"]["fit_rms"], want)
 

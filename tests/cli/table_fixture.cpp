@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   try {
     const fs::path dir = argv[1];
     fs::create_directories(dir);
-    rootopt::CoefficientTable table(5);
+    rootopt::CoefficientTable table;
     table.set({1024, 4096}, rootopt::builtin_schedule("polar-express", {1024, 4096}, 5),
               {{"fit_rms", 0.0125}, {"envelope", 1.0312}});
     table.set({768, 768}, rootopt::builtin_schedule("you", {768, 768}, 5), {{"fit_rms", 0.02}});

@@ -27,19 +27,19 @@ TEST_F(RuntimeFallback, ExactShapesUseTheTableScheduleInEitherOrientation) {
   const int64_t tall = add(opt, store, "tall", 300, 7);
   const int64_t odd = add(opt, store, "odd", 100, 257);
   for (const int64_t id : {wide, tall, odd}) {
-    const ScheduleLookup& lookup = opt.schedule(id);
-    EXPECT_EQ(lookup.origin, ScheduleLookup::Origin::exact);
+    const RecipeLookup& lookup = opt.recipe(id);
+    EXPECT_EQ(lookup.origin, RecipeLookup::Origin::exact);
     const Shape shape{opt.param(id).rows, opt.param(id).cols};
-    const Schedule& expected = table.schedule(*table.find(shape));
-    ASSERT_EQ(lookup.schedule.size(), expected.size());
+    const Schedule& expected = table.recipe(*table.find(shape)).schedule;
+    ASSERT_EQ(lookup.recipe.schedule.size(), expected.size());
     for (int64_t k = 0; k < expected.size(); ++k) {
-      EXPECT_EQ(lookup.schedule[k].a, expected[k].a);
-      EXPECT_EQ(lookup.schedule[k].b, expected[k].b);
-      EXPECT_EQ(lookup.schedule[k].c, expected[k].c);
+      EXPECT_EQ(lookup.recipe.schedule[k].a, expected[k].a);
+      EXPECT_EQ(lookup.recipe.schedule[k].b, expected[k].b);
+      EXPECT_EQ(lookup.recipe.schedule[k].c, expected[k].c);
     }
   }
   // The table holds different schedules for these shapes, so the lookups really differ.
-  EXPECT_NE(opt.schedule(wide).schedule[0].a, opt.schedule(odd).schedule[0].a);
+  EXPECT_NE(opt.recipe(wide).recipe.schedule[0].a, opt.recipe(odd).recipe.schedule[0].a);
   EXPECT_TRUE(warnings.empty());
 }
 
@@ -57,7 +57,7 @@ TEST_F(RuntimeFallback, OneWarningPerMissingShape) {
   EXPECT_NE(warnings[0].find("33x20"), std::string::npos) << warnings[0];
   EXPECT_NE(warnings[0].find("layer0"), std::string::npos) << warnings[0];
   EXPECT_NE(warnings[1].find("5x5"), std::string::npos) << warnings[1];
-  EXPECT_EQ(opt.schedule(first).origin, ScheduleLookup::Origin::nearest);
+  EXPECT_EQ(opt.recipe(first).origin, RecipeLookup::Origin::nearest);
   EXPECT_EQ(opt.num_params(), 6);
 }
 
@@ -83,8 +83,8 @@ TEST_F(RuntimeFallback, WithoutTableEveryShapeUsesTheNamedScheduleAndWarnsOnce) 
   add(opt, store, "b", 64, 64);
   add(opt, store, "c", 7, 300);
   EXPECT_EQ(warnings.size(), 2u);
-  EXPECT_EQ(opt.schedule(id).origin, ScheduleLookup::Origin::named);
-  EXPECT_EQ(opt.schedule(id).schedule[0].a, builtin_schedule("muon", {64, 64})[0].a);
+  EXPECT_EQ(opt.recipe(id).origin, RecipeLookup::Origin::named);
+  EXPECT_EQ(opt.recipe(id).recipe.schedule[0].a, builtin_schedule("muon", {64, 64})[0].a);
   c.fallback.schedule_name = "no-such-schedule";
   EXPECT_THROW(Optimizer bad(c), Error);
   OptimizerConfig with_table = config(write_table());

@@ -124,7 +124,7 @@ TEST_F(RuntimeRobustness, Bf16ParameterMatchesReferenceWithinOneUlp) {
   const int64_t id = opt.add_param(p.spec());
   ReferenceMatrix ref{p.theta(0), Eigen::MatrixXd::Zero(64, 64)};
   const Eigen::MatrixXd theta0 = p.theta(0);
-  reference_step(ref, p.grad(0), c.hyperparams, opt.schedule(id).schedule);
+  reference_step(ref, p.grad(0), c.hyperparams, opt.recipe(id).recipe.schedule);
   opt.step();
   const Eigen::MatrixXd got = p.theta(0);
   int64_t moved = 0;
@@ -289,7 +289,7 @@ TEST_F(RuntimeRobustness, CallerMomentumBuffersAndSetMomentum) {
   for (int64_t i = 0; i < 7 * 300; ++i)
     m0_fp32(i / 300, i % 300) = double(float(m0(i / 300, i % 300)));
   ReferenceMatrix ref{start, m0_fp32};
-  reference_step(ref, p.grad(0), c.hyperparams, opt.schedule(ip).schedule);
+  reference_step(ref, p.grad(0), c.hyperparams, opt.recipe(ip).recipe.schedule);
   EXPECT_LT((p.theta(0) - ref.theta).norm() / (ref.theta - start).norm(), 5e-5);  // fp32 NS
   // Rebind q onto a zeroed caller buffer: the next step starts q from zero momentum.
   std::vector<float> zeros(7 * 300, 0.0f);

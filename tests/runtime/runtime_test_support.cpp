@@ -25,7 +25,7 @@ void RuntimeTest::SetUp() {
 void RuntimeTest::TearDown() { std::filesystem::remove_all(dir_); }
 
 std::string RuntimeTest::write_table() const {
-  CoefficientTable table(5);
+  CoefficientTable table;
   table.set({64, 64}, builtin_schedule("you", {64, 64}, 5));
   table.set({7, 300}, builtin_schedule("muon", {7, 300}, 5));
   table.set({100, 257}, builtin_schedule("polar-express", {100, 257}, 5));

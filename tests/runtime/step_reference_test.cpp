@@ -63,7 +63,7 @@ class RuntimeStepReference : public RuntimeTest {
       theta0.push_back(p.theta(b));
     }
     const int64_t id = opt.add_param(p.spec());
-    const Schedule& schedule = opt.schedule(id).schedule;
+    const Schedule& schedule = opt.recipe(id).recipe.schedule;
     for (int k = 0; k < steps; ++k) {
       const Hyperparams h = hyper(k);
       opt.set_hyperparams(h);

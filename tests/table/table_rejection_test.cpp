@@ -25,7 +25,7 @@ class TableRejectionTest : public rootopt::testing::ScratchDirTest {
   // A valid 3-shape, 3-step table with one metric, then `damage` applied to the open file.
   std::string damaged(const std::function<void(hid_t)>& damage) {
     const std::string file = path("table.h5");
-    CoefficientTable table(kSteps);
+    CoefficientTable table;
     const rootopt::Schedule schedule("s", {{3, -4, 2}, {2, -1.5, 0.5}, {1.5, -0.5, 0}});
     table.set({256, 256}, schedule, {{"fit_rms", 0.1}});
     table.set({1024, 4096}, schedule, {{"fit_rms", 0.2}});

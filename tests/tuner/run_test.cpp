@@ -56,7 +56,7 @@ TEST_F(RunTuning, InterruptKeepsFinishedShapesAndResumeCompletes) {
   ASSERT_EQ(full.size(), 3);
   const auto kept = full.find(partial.shapes()[0]);
   ASSERT_TRUE(kept.has_value());
-  EXPECT_TRUE(same_schedule(full.schedule(*kept), partial.schedule(0)));
+  EXPECT_TRUE(same_schedule(full.recipe(*kept).schedule, partial.recipe(0).schedule));
   for (const Shape& s : kShapes) EXPECT_TRUE(full.find(s).has_value());
   EXPECT_EQ(full.metrics().at("heldout_rms").size(), 3u);
 
@@ -85,7 +85,7 @@ TEST_F(RunTuning, ThreadsGiveTheSameTable) {
   for (int64_t i = 0; i < one.size(); ++i) {
     const auto j = two.find(one.shapes()[size_t(i)]);
     ASSERT_TRUE(j.has_value());
-    EXPECT_TRUE(same_schedule(one.schedule(i), two.schedule(*j)));
+    EXPECT_TRUE(same_schedule(one.recipe(i).schedule, two.recipe(*j).schedule));
   }
 }
 

@@ -33,12 +33,12 @@ TEST(TuneShape, RecoversAnalyticOneStepOptimum) {
   for (TuneMode mode : {TuneMode::per_step, TuneMode::shared}) {
     o.mode = mode;
     const TunedShape r = tune_shape({3, 6}, o);
-    ASSERT_EQ(r.schedule.size(), 1);
+    ASSERT_EQ(r.recipe.schedule.size(), 1);
     // The objective is |p - 1| in RMS, a cone at the optimum: SLSQP reaches it to ~1e-7, and
     // the coefficients (condition number of the system ~1e3) to ~1e-4.
-    EXPECT_NEAR(r.schedule[0].a, exact[0], 1e-4);
-    EXPECT_NEAR(r.schedule[0].b, exact[1], 1e-4);
-    EXPECT_NEAR(r.schedule[0].c, exact[2], 1e-4);
+    EXPECT_NEAR(r.recipe.schedule[0].a, exact[0], 1e-4);
+    EXPECT_NEAR(r.recipe.schedule[0].b, exact[1], 1e-4);
+    EXPECT_NEAR(r.recipe.schedule[0].c, exact[2], 1e-4);
     EXPECT_LT(r.metrics.at("fit_rms"), 1e-5);
     EXPECT_LT(r.metrics.at("heldout_rms"), 1e-5);
     // Every built-in is worse on this problem.
@@ -71,7 +71,7 @@ TEST(TuneShape, OutputSatisfiesConstraintsCheckedIndependently) {
     o.envelope_bound = bound;
     const TunedShape r = tune_shape({96, 48}, o);
     EXPECT_EQ(r.shape, (Shape{48, 96}));
-    expect_safe(r.schedule, bound);
+    expect_safe(r.recipe.schedule, bound);
     EXPECT_LE(r.metrics.at("envelope"), bound);
     EXPECT_GT(r.metrics.at("heldout_rms"), 0.0);
   }
@@ -91,7 +91,7 @@ TEST(TuneShape, OutputToleratesPerStepPerturbationUpToSafetyMargin) {
   for (int64_t i = 0; i <= 200000; ++i) {
     const long double s = (long double)i / 200000;
     long double perturbed = s, beyond = s * grow;  // beyond: X0 itself over-normalised
-    for (const QuinticStep& p : r.schedule.steps()) {
+    for (const QuinticStep& p : r.recipe.schedule.steps()) {
       perturbed *= grow;
       const long double x2 = perturbed * perturbed, y2 = beyond * beyond;
       const long double gain = p.a + p.b * x2 + p.c * x2 * x2;
@@ -108,8 +108,8 @@ TEST(TuneShape, SharedModeIsOneTriple) {
   TuneOptions o = testing::fast_options();
   o.mode = TuneMode::shared;
   const TunedShape r = tune_shape({32, 128}, o);
-  EXPECT_TRUE(r.schedule.is_shared());
-  expect_safe(r.schedule, o.envelope_bound);
+  EXPECT_TRUE(r.recipe.schedule.is_shared());
+  expect_safe(r.recipe.schedule, o.envelope_bound);
 }
 
 bool same_bits(double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }
@@ -119,11 +119,11 @@ TEST(TuneShape, DeterministicUnderSeed) {
   o.seed = 42;
   const TunedShape a = tune_shape({40, 80}, o);
   const TunedShape b = tune_shape({80, 40}, o);
-  ASSERT_EQ(a.schedule.size(), b.schedule.size());
-  for (int64_t k = 0; k < a.schedule.size(); ++k) {
-    EXPECT_TRUE(same_bits(a.schedule[k].a, b.schedule[k].a));
-    EXPECT_TRUE(same_bits(a.schedule[k].b, b.schedule[k].b));
-    EXPECT_TRUE(same_bits(a.schedule[k].c, b.schedule[k].c));
+  ASSERT_EQ(a.recipe.schedule.size(), b.recipe.schedule.size());
+  for (int64_t k = 0; k < a.recipe.schedule.size(); ++k) {
+    EXPECT_TRUE(same_bits(a.recipe.schedule[k].a, b.recipe.schedule[k].a));
+    EXPECT_TRUE(same_bits(a.recipe.schedule[k].b, b.recipe.schedule[k].b));
+    EXPECT_TRUE(same_bits(a.recipe.schedule[k].c, b.recipe.schedule[k].c));
   }
   EXPECT_TRUE(same_bits(a.metrics.at("heldout_rms"), b.metrics.at("heldout_rms")));
   EXPECT_TRUE(same_bits(a.metrics.at("bf16_matrix_rms"), b.metrics.at("bf16_matrix_rms")));

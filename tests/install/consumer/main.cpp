@@ -12,13 +12,13 @@ int main(int argc, char** argv) {
   }
   try {
     const rootopt::Schedule muon = rootopt::builtin_schedule("muon", {1024, 4096}, 5);
-    rootopt::CoefficientTable table(5);
+    rootopt::CoefficientTable table;
     table.set({1024, 4096}, muon, {{"fit_rms", 0.5}});
     table.save(argv[1]);
     const auto loaded = rootopt::CoefficientTable::load(argv[1]);
     const auto found = loaded.lookup({4096, 1024});
-    if (found.origin != rootopt::ScheduleLookup::Origin::exact ||
-        found.schedule[4].a != muon[4].a || loaded.metric(0, "fit_rms") != 0.5) {
+    if (found.origin != rootopt::RecipeLookup::Origin::exact ||
+        found.recipe.schedule[4].a != muon[4].a || loaded.metric(0, "fit_rms") != 0.5) {
       std::fprintf(stderr, "consumer: table round trip mismatch\n");
       return 1;
     }
