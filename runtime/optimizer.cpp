@@ -156,7 +156,8 @@ void Optimizer::step(void* stream) {
   if (d.config.device == Device::cpu) {
     for (const int64_t id : d.backend->skipped_last_step()) {
       d.warn("step " + std::to_string(d.steps) + ": parameter '" + d.specs[size_t(id)].name +
-             "' skipped: its gradient holds NaN or Inf (momentum and weights untouched)");
+             "' skipped: its gradient, or the update computed from it, holds NaN or Inf (momentum "
+             "and weights untouched)");
     }
   }
 }
