@@ -19,7 +19,10 @@ SvdReference svd_reference(const Eigen::MatrixXd& b, const Recipe& recipe, doubl
   const Eigen::BDCSVD<Eigen::MatrixXd> svd(x0, Eigen::ComputeThinU | Eigen::ComputeThinV);
   const Eigen::VectorXd s = svd.singularValues();
   double alpha = 1;
-  if (recipe.normalization != Normalization::aol && s.maxCoeff() > 0) {
+  // frobenius: X0 is the normalised matrix already (with the guard, exactly as given).
+  const bool schatten = recipe.normalization == Normalization::schatten4 ||
+                        recipe.normalization == Normalization::schatten8;
+  if (schatten && s.maxCoeff() > 0) {
     const double p = schatten_order(recipe.normalization);
     alpha = std::pow(s.array().pow(p).sum(), 1.0 / p);
   }

@@ -18,9 +18,10 @@ struct SvdReference {
 };
 
 // X0 = B / (||B||_F + guard) (guard: the runtime's 1e-7, or 0), tall inputs transposed.
-// frobenius/schatten4/schatten8: alpha = (sum s_i^p)^(1/p). aol (Turbo-Muon, arXiv 2512.04632):
-// the rescaled matrix diag(d) X0 with d_i = max(sum_j |(X0 X0^T)_ij|, 1e-7)^(-1/2), computed
-// directly in fp64, whose SVD then takes the place of X0's (aol changes the singular vectors).
+// frobenius: alpha = 1; schatten4/schatten8: alpha = (sum s_i^p)^(1/p). aol (Turbo-Muon, arXiv
+// 2512.04632): the rescaled matrix diag(d) X0 with d_i = max(sum_j |(X0 X0^T)_ij|, 1e-7)^(-1/2),
+// computed directly in fp64, whose SVD then takes the place of X0's (aol changes the singular
+// vectors).
 SvdReference svd_reference(const Eigen::MatrixXd& b, const Recipe& recipe, double guard = 0);
 
 // First-order amplification of rounding errors by the schedule, for test tolerances: a relative
