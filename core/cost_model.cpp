@@ -38,9 +38,7 @@ RecipeFlops recipe_flops(const Recipe& recipe, Shape shape, Precision working) {
                 "cost model: fp64 is not a working precision of the runtime (bf16, tf32, fp32)");
   ROOTOPT_CHECK(shape.rows > 0 && shape.cols > 0, "cost model: shape ", to_string(shape),
                 " has a zero dimension");
-  Recipe checked = recipe;
-  if (checked.normalization == Normalization::aol) checked.normalization = Normalization::frobenius;
-  checked.validate("cost model");
+  recipe.validate("cost model", /*matrix_level=*/true);
   const double r = double(shape.rank()), l = double(std::max(shape.rows, shape.cols));
   const double r2l = r * r * l, r3 = r * r * r;
   const int64_t steps = recipe.steps();

@@ -66,11 +66,7 @@ Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t se
 Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Recipe& recipe, Precision working) {
   ROOTOPT_CHECK(b.size() > 0, "newton_schulz on an empty ", b.rows(), "x", b.cols(), " matrix");
   ROOTOPT_CHECK(b.allFinite(), "newton_schulz on a matrix with non-finite entries");
-  // aol is for this matrix-level emulation only (Recipe::validate refuses it for tables and the
-  // runtime); everything else about the recipe must be valid.
-  Recipe checked = recipe;
-  if (checked.normalization == Normalization::aol) checked.normalization = Normalization::frobenius;
-  checked.validate("newton_schulz");
+  recipe.validate("newton_schulz", /*matrix_level=*/true);
   if (working == Precision::fp64) return run_recipe<double>(b, recipe, working);
   return run_recipe<float>(b, recipe, working);
 }
