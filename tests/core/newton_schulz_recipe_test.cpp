@@ -13,6 +13,7 @@
 #include <string>
 
 #include "newton_schulz_recipe.h"
+#include "recipe_cases.h"
 #include "rootopt/bf16.h"
 #include "rootopt/coefficient_table.h"
 #include "rootopt/error.h"
@@ -22,31 +23,6 @@
 
 namespace rootopt::testing {
 namespace {
-
-// Unit roundoffs: fp64 2^-53, fp32 2^-24, TF32 (11 significant bits) 2^-11, bf16 (8) 2^-8.
-double unit_roundoff(Precision p) {
-  switch (p) {
-    case Precision::fp64:
-      return std::ldexp(1.0, -53);
-    case Precision::fp32:
-      return std::ldexp(1.0, -24);
-    case Precision::tf32:
-      return std::ldexp(1.0, -11);
-    case Precision::bf16:
-      return std::ldexp(1.0, -8);
-  }
-  return 1;
-}
-
-// Tolerance factor c in |X_K - X_ref| / |X_ref| <= c u A, A = rounding_amplification().
-// fp64/fp32: a GEMM of inner length n rounds each output by up to ~sqrt(n) u in random-sign
-// accumulation (Higham & Mary 2019), n <= 320 here, times a few outputs per step: c = 16 (the
-// largest ratio measured on this suite is ~6, for the Gram form without restart). tf32/bf16: each
-// stored output or operand is rounded once by <= u (~u/2 on average) and 2-5 roundings per step
-// add in quadrature, accumulation is fp32: c = 4 (largest measured ~0.8).
-double tolerance_factor(Precision p) {
-  return p == Precision::fp64 || p == Precision::fp32 ? 16 : 4;
-}
 
 // A fresh Gaussian matrix with its columns scaled by (1 + j)^-0.7: a spread spectrum (power-law
 // decay, as real momenta have) rather than a Marchenko-Pastur bulk.
@@ -59,37 +35,11 @@ Eigen::MatrixXd random_input(Shape shape, uint64_t seed) {
   return 3.7 * b;  // any scale: step 0 normalises
 }
 
-enum class Variant { plain, restart, tail_fp32, tail_tf32 };
-
-struct Case {
-  Shape shape;
-  Normalization normalization;
-  IterationForm form;
-  Variant variant;
-};
-
-// Polar Express as deployed, 5 steps in the standard form and 8 in the Gram form (what costs about
-// the same for wide shapes); a restart after step 2 (coefficients.md: it removed the bf16 drift);
-// a tail of the last 2 steps.
-Recipe make_recipe(const Case& c) {
-  const bool gram = c.form == IterationForm::gram;
-  Recipe r = builtin_recipe("polar-express", c.shape, gram ? 8 : 5);
-  r.normalization = c.normalization;
-  r.form = c.form;
-  if (c.variant == Variant::restart) r.restarts = {2};
-  if (c.variant == Variant::tail_fp32 || c.variant == Variant::tail_tf32) {
-    r.tail_steps = 2;
-    r.tail_precision = c.variant == Variant::tail_fp32 ? Precision::fp32 : Precision::tf32;
-  }
-  return r;
-}
+using Case = RecipeCase;
+using Variant = RecipeVariant;
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
-  const char* variant[] = {"plain", "restart", "tail_fp32", "tail_tf32"};
-  return std::to_string(c.shape.rows) + "x" + std::to_string(c.shape.cols) + "_" +
-         to_string(c.normalization) + "_" + to_string(c.form) + "_" +
-         variant[static_cast<int>(c.variant)];
+  return recipe_case_name(info.param);
 }
 
 std::vector<Case> all_cases() {

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "backend.h"
+#include "recipe_cases.h"
 #include "reference_root.h"
 #include "rootopt/coefficient_table.h"
 #include "rootopt/matrix_reference.h"
@@ -19,45 +20,11 @@
 namespace rootopt::testing {
 namespace {
 
-// Unit roundoffs of the Newton-Schulz arithmetic: fp32 2^-24, bf16 2^-8.
-double unit_roundoff(Precision p) { return std::ldexp(1.0, p == Precision::fp32 ? -24 : -8); }
-
-// The update's relative error against the reference is X_K's (lr, decay and the subtraction add
-// ~1e-7). X_K deviates by c u A with A = rounding_amplification() (svd_reference.h): c = 16 for
-// fp32 (GEMM accumulation over up to 320 terms, a few outputs per step), c = 4 for bf16 (one
-// rounding per stored output, 2-5 per step in quadrature); the same factors as the emulation's
-// test (tests/core/newton_schulz_recipe_test.cpp), where the largest measured ratios are ~6 and
-// ~0.8.
-double tolerance_factor(Precision p) { return p == Precision::fp32 ? 16 : 4; }
-
-enum class Variant { plain, restart, tail_fp32, tail_tf32 };
-
-struct Case {
-  Shape shape;
-  Normalization normalization;
-  IterationForm form;
-  Variant variant;
-};
-
-Recipe make_recipe(const Case& c) {
-  const bool gram = c.form == IterationForm::gram;
-  Recipe r = builtin_recipe("polar-express", c.shape, gram ? 8 : 5);
-  r.normalization = c.normalization;
-  r.form = c.form;
-  if (c.variant == Variant::restart) r.restarts = {2};
-  if (c.variant == Variant::tail_fp32 || c.variant == Variant::tail_tf32) {
-    r.tail_steps = 2;
-    r.tail_precision = c.variant == Variant::tail_fp32 ? Precision::fp32 : Precision::tf32;
-  }
-  return r;
-}
+using Case = RecipeCase;
+using Variant = RecipeVariant;
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
-  const char* variant[] = {"plain", "restart", "tail_fp32", "tail_tf32"};
-  return std::to_string(c.shape.rows) + "x" + std::to_string(c.shape.cols) + "_" +
-         to_string(c.normalization) + "_" + to_string(c.form) + "_" +
-         variant[static_cast<int>(c.variant)];
+  return recipe_case_name(info.param);
 }
 
 // Every runtime recipe (aol is matrix-level only) on odd shapes. The Gram form on a square shape
@@ -93,9 +60,7 @@ TEST_P(RecipeStep, OneStepMatchesFp64Reference) {
   const Case& c = GetParam();
   const Recipe recipe = make_recipe(c);
   for (Precision p : {Precision::fp32, Precision::bf16}) {
-    std::mt19937_64 rng(uint64_t(c.shape.rows * 1009 + c.shape.cols) * 64 +
-                        uint64_t(c.normalization) * 16 + uint64_t(c.form) * 4 +
-                        uint64_t(c.variant));
+    std::mt19937_64 rng(recipe_case_seed(c));
     HostParam param("w", 1, c.shape.rows, c.shape.cols, DType::fp32);
     param.set_theta(0, random_matrix(c.shape.rows, c.shape.cols, rng, 0.05));
     param.set_grad(0, random_gradient(c.shape.rows, c.shape.cols, rng));
@@ -109,6 +74,8 @@ TEST_P(RecipeStep, OneStepMatchesFp64Reference) {
     stepper.add(param.spec(), recipe);
     stepper.backend->step(h, nullptr);
     ASSERT_TRUE(stepper.backend->skipped_last_step().empty());
+    // The update's relative error is X_K's (lr, decay and the subtraction add ~1e-7): the
+    // emulation's tolerance model (recipe_cases.h).
     const double error = relative_error(param.theta(0) - theta0, ref.theta - theta0);
     const double bound = tolerance_factor(p) * unit_roundoff(p) *
                          rounding_amplification(recipe.schedule, step1_input);
@@ -123,7 +90,7 @@ TEST_P(RecipeStep, EqualsTheEmulationBitForBit) {
   const Case& c = GetParam();
   const Recipe recipe = make_recipe(c);
   for (Precision p : {Precision::fp32, Precision::bf16}) {
-    std::mt19937_64 rng(uint64_t(c.shape.cols) * 13 + uint64_t(c.variant));
+    std::mt19937_64 rng(recipe_case_seed(c) + 1);
     HostParam param("w", 1, c.shape.rows, c.shape.cols, DType::fp32);
     param.set_grad(0, random_gradient(c.shape.rows, c.shape.cols, rng));
     Hyperparams h;
