@@ -36,7 +36,7 @@ constexpr double kAolRowSumFloor = 1e-7;
 // scratch buffers, the r x cols iterate to the wide one.
 enum class Slot { square1, square2, wide };
 
-// The steps a recipe runs in TF32 (docs/recipes.md, "Precision of a step").
+// Whether any step of the recipe runs in TF32 (docs/recipes.md, "Precision of a step").
 bool has_tf32_step(const Recipe& recipe, Precision working) {
   for (int64_t k = 0; k < recipe.steps(); ++k)
     if (recipe.step_precision(k, working) == Precision::tf32) return true;
