@@ -66,7 +66,10 @@ fi
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=("${order[@]}")
 for name in "${selected[@]}"; do
-  [ -n "${runs[$name]:-}" ] || { echo "capture_all: unknown run '$name' (${order[*]})" >&2; exit 2; }
+  if [ -z "${runs[$name]:-}" ]; then
+    echo "capture_all: unknown run '$name' (${order[*]})" >&2
+    exit 2
+  fi
   start=$(date +%s)
   # shellcheck disable=SC2086  # the run's options are meant to split on whitespace
   $capture train --seed 0 --threads 1 ${runs[$name]}

@@ -132,7 +132,8 @@ def parse_args(argv):
                 setattr(args, key, value)
         if args.capture_at:
             if args.capture_at[-1] > args.steps:
-                parser.error(f"--capture-at step {args.capture_at[-1]} exceeds --steps {args.steps}")
+                parser.error(f"--capture-at step {args.capture_at[-1]} exceeds "
+                             f"--steps {args.steps}")
         elif args.every > args.steps:
             parser.error(f"--every {args.every} exceeds --steps {args.steps}: nothing captured")
     return args

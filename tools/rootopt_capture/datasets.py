@@ -114,7 +114,8 @@ def text_bytes(path):
 
 
 def corpus_bytes(name):
-    """The bytes of corpus `name` (a key of CORPORA): its files concatenated in their fixed order."""
+    """The bytes of corpus `name` (a key of CORPORA): its files concatenated in their fixed
+    order."""
     if name not in CORPORA:
         raise ValueError(f"unknown corpus '{name}': choose one of {', '.join(sorted(CORPORA))}")
     corpus = CORPORA[name]

@@ -89,7 +89,7 @@ class Block(nn.Module):
 
 class LlamaBlock(nn.Module):
     """Llama-style pre-RMSNorm block: rotary grouped-query attention, then a SwiGLU MLP
-    down(silu(gate(x)) * up(x)) (Shazeer 2020) with gate, up (mlp_dim x d) and down (d x mlp_dim)."""
+    down(silu(gate(x)) * up(x)) (Shazeer 2020), gate and up mlp_dim x d, down d x mlp_dim."""
 
     def __init__(self, d_model, heads, kv_heads, mlp_dim):
         super().__init__()
