@@ -139,7 +139,9 @@ def parse_args(argv):
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
                    help="the first is the sweep's seed")
     p.add_argument("--steps", type=positive(int), default=1000)
-    p.add_argument("--batch-size", type=positive(int), default=16)
+    # 1000 steps of 12 x 128 bytes: the whole grid (45 runs, 2 at a time) fits 90 min on 2 cores
+    # (docs/results/training.md has the estimate).
+    p.add_argument("--batch-size", type=positive(int), default=12)
     p.add_argument("--warmup", type=float, default=0.05,
                    help="linear warm-up over this fraction of the steps, then cosine decay")
     p.add_argument("--final-lr", type=float, default=0.1, help="cosine decay to this fraction")
@@ -148,7 +150,7 @@ def parse_args(argv):
     p.add_argument("--threshold-quantile", type=float, default=0.9, help="ROOT soft-threshold")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="bf16",
                    help="Newton-Schulz arithmetic of Muon and ROOT")
-    p.add_argument("--eval-every", type=positive(int), default=100,
+    p.add_argument("--eval-every", type=positive(int), default=200,
                    help="held-out evaluation interval (on --eval-windows windows; the last step "
                         "evaluates the whole held-out split)")
     p.add_argument("--eval-windows", type=positive(int), default=128)
@@ -706,9 +708,10 @@ def main(argv=None):
     runs += run_all([spec(sweep_corpus, v, lr, adamw_lr, sweep_seed, "sweep")
                      for v in others for lr in grid[v.name]], setup, progress, len(runs))
     best = {v.name: best_lr(runs, v.name) for v in variants}
+    # The slower Newton-Schulz runs first, so the parallel runs end together.
     seed_specs = [spec(c, v, best[v.name], best[v.name] if v.kind == "adamw" else adamw_lr, s,
                        "seeds")
-                  for c in args.corpora for v in variants for s in args.seeds
+                  for v in others + adamw for c in args.corpora for s in args.seeds
                   if (c, s) != (sweep_corpus, sweep_seed)]
     runs += run_all(seed_specs, setup, progress, len(runs))
     info.update(machine_end=machine_info(), seconds=time.monotonic() - start, audits=audits,

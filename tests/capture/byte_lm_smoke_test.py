@@ -148,7 +148,9 @@ def test_quick():
             check(len(run["orthogonality"]) == 4, f"{key}: orthogonality logged every 10 steps")
             for point in run["orthogonality"]:
                 own = point["same_input"][run["optimizer"]]
-                check(point["rounding_bound"] < 0.01 * point["ns_error"],
+                # The recovery's rounding moves the error by at most the bound: keep it small
+                # against the smallest error measured (ROOT's, ~0.014 here).
+                check(point["rounding_bound"] < 0.05 * point["ns_error"],
                       f"{key}: recovery rounding {point['rounding_bound']} vs error")
                 # The probe repeats the applied Newton-Schulz on the rebuilt input; they differ
                 # only by the recovery's rounding and bf16 roundings flipped by an fp32 ulp in U.
