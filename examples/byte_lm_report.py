@@ -209,10 +209,10 @@ class Report:
         runs = [r for r in self.runs if r["orthogonality"]]
         if not runs:
             return []
-        probe, shape = runs[0]["probe"], "x".join(map(str, runs[0]["probe_shape"]))
+        watched, shape = runs[0]["watched"], "x".join(map(str, runs[0]["watched_shape"]))
         lines = ["## Orthogonality of the applied update", "",
                  f"Every {self.args['ortho_every']} steps, for the largest orthogonalized weight "
-                 f"(`{probe}`, {shape}): the update the optimizer applied, X_K = (θ·decay − θ')/"
+                 f"(`{watched}`, {shape}): the update the optimizer applied, X_K = (θ·decay − θ')/"
                  "step recovered from the weight change in fp64, against the fp64 SVD polar "
                  "factor UVᵀ of the matrix its Newton–Schulz iteration received, "
                  "‖X_K − UVᵀ‖_F/√r (= RMS of p(σ_i) − 1 in exact arithmetic, the tuner's and "
@@ -280,6 +280,8 @@ class Report:
                 f"{same_below} of {len(same)} logged inputs (every run, sweeps included)."]
 
     def audit_section(self):
+        if not self.info["audits"]:
+            return []
         lines = ["## Audit of the model's shapes", "",
                  f"`rootopt audit --model {os.path.relpath(self.info['model_config'])} --table "
                  f"<table> --schedules muon,polar-express --precision {self.args['precision']}` "
@@ -380,9 +382,9 @@ class Report:
                 steps = [p["step"] for p in rs[0]["orthogonality"][:length]]
                 ax.plot(steps, errors.mean(0), color=colors[o], label=f"{o} (applied)")
                 ax.fill_between(steps, errors.min(0), errors.max(0), color=colors[o], alpha=0.2)
-                if o != "muon" and "muon" in self.optimizers:
-                    # The same schedule on Muon's inputs: the comparison on identical matrices.
-                    muon = [r for r in self.final_runs(corpus, "muon") if r["orthogonality"]]
+                # The same schedule on Muon's inputs: the comparison on identical matrices.
+                muon = [r for r in self.final_runs(corpus, "muon") if r["orthogonality"]]
+                if o != "muon" and muon:
                     length = min(len(r["orthogonality"]) for r in muon)
                     same = np.array([[p["same_input"][o] for p in r["orthogonality"][:length]]
                                      for r in muon]).mean(0)

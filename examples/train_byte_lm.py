@@ -477,10 +477,10 @@ def train_run(spec, setup):
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     generator = torch.Generator().manual_seed(spec["seed"])
     eval_x, eval_y = heldout_windows(data["heldout"], dims["seq_len"], setup["eval_windows"])
-    probe_name, probe = largest_orthogonalized(model)
+    watched_name, watched = largest_orthogonalized(model)
     quantile = setup["threshold_quantile"] if variant.kind == "root" else None
     probes = {} if variant.kind == "adamw" else {
-        name: NewtonSchulzProbe(VARIANT_BY_NAME[name], probe.shape, setup)
+        name: NewtonSchulzProbe(VARIANT_BY_NAME[name], watched.shape, setup)
         for name in setup["orthogonalizers"]}
     train_loss, heldout_curve, orthogonality = [], [], []
     wall = cpu = step_wall = 0.0
@@ -493,7 +493,7 @@ def train_run(spec, setup):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if measure:
-            before, lr = probe.detach().clone(), optimizer.param_groups[0]["lr"]
+            before, lr = watched.detach().clone(), optimizer.param_groups[0]["lr"]
         t1 = time.perf_counter()
         optimizer.step()
         t2, c2 = time.perf_counter(), time.process_time()
@@ -505,7 +505,7 @@ def train_run(spec, setup):
             break
         if measure:
             orthogonality.append(dict(step=step, **measure_update(
-                optimizer, probe, before, lr, setup, quantile, probes)))
+                optimizer, watched, before, lr, setup, quantile, probes)))
         if step % setup["eval_every"] == 0 and step < setup["steps"]:
             heldout_curve.append((step, bits_per_byte(model, eval_x, eval_y)))
     steps_done = len(train_loss)
@@ -515,8 +515,8 @@ def train_run(spec, setup):
                                                       setup["final_eval_windows"]))
         heldout_curve.append((steps_done, final))
     return dict(spec, train_loss=train_loss, heldout_curve=heldout_curve, heldout_bpb=final,
-                diverged=diverged, orthogonality=orthogonality, probe=probe_name,
-                probe_shape=list(probe.shape), wall_per_step=wall / steps_done,
+                diverged=diverged, orthogonality=orthogonality, watched=watched_name,
+                watched_shape=list(watched.shape), wall_per_step=wall / steps_done,
                 cpu_per_step=cpu / steps_done, optimizer_step_wall=step_wall / steps_done)
 
 
