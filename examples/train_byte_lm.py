@@ -69,6 +69,12 @@ class Variant:
     options: tuple = ()
 
 
+# A recipe is one more line, e.g. Polar Express under Schatten-8 normalisation:
+#   Variant("polar-express-s8", "muon", "Polar Express, Schatten-8", schedule="polar-express",
+#           options=(("normalization", "schatten8"),)),
+# or a table tuned with other `rootopt tune` options:
+#   Variant("root-gram", "root", "ROOT, Gram-form table", tune_args=("--form", "gram")),
+# (and, to see it in the paired table, a pair in COMPARISONS).
 VARIANTS = (
     Variant("adamw", "adamw", "torch.optim.AdamW"),
     Variant("muon", "muon", "Muon triple (3.4445, -4.7750, 2.0315) x 5, Frobenius",
