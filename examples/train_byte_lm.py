@@ -15,7 +15,7 @@ The optimizers are the data-driven list VARIANTS below: a new recipe is one line
 tuned for the model's own shapes by `rootopt tune --model <model config>` (run here) and audited
 by `rootopt audit` on the same config. Every --ortho-every steps the run logs, for the largest
 orthogonalized weight, the orthogonality error of the update the optimizer actually applied
-against the fp64 SVD polar factor of that update's Newton-Schulz input (see measure_update).
+against the fp64 SVD polar factor of that update's Newton-Schulz input (byte_lm_orthogonality.py).
 
 Data: the Jargon File (Debian jargon-text) and the fortune-cookie files (Debian fortunes); the
 model: data/models/byte-lm.json. Needs a build of rootopt (tools/build). The full benchmark:
@@ -49,6 +49,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import byte_lm_report  # noqa: E402
+from byte_lm_orthogonality import NewtonSchulzProbe, measure_update  # noqa: E402
 from rootopt_capture import datasets, models  # noqa: E402  (shared with the capture tool)
 from rootopt_capture.progress import Progress  # noqa: E402
 
@@ -359,6 +360,21 @@ def make_optimizer(variant, model, lr, adamw_lr, setup, table):
                               threshold_quantile=setup["threshold_quantile"], **common)
 
 
+def newton_schulz_probe(variant, shape, setup):
+    """The variant's Newton-Schulz on a given matrix (byte_lm_orthogonality.NewtonSchulzProbe):
+    the optimizer with lr 1, no momentum, no weight decay, no soft-threshold, scale "none"."""
+    rootopt_torch = import_rootopt(setup["build"])
+    param = torch.zeros(shape, requires_grad=True)
+    common = dict(lr=1.0, momentum=0.0, nesterov=False, weight_decay=0.0, scale="none",
+                  precision=setup["precision"], **dict(variant.options))
+    if variant.kind == "muon":
+        optimizer = rootopt_torch.Muon([param], schedule=variant.schedule, **common)
+    else:
+        optimizer = rootopt_torch.ROOT([param], table=setup["tables"][variant.name],
+                                       fallback="error", threshold_quantile=None, **common)
+    return NewtonSchulzProbe(param, optimizer)
+
+
 def lr_factor(step, steps, warmup, final):
     """Multiplier of the peak lr for 0-based optimizer step `step`: linear warm-up, then cosine
     decay from 1 to `final` (never 0, so every logged update is measurable)."""
@@ -367,94 +383,6 @@ def lr_factor(step, steps, warmup, final):
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, steps - warmup_steps - 1)
     return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-# --- orthogonality of the applied update -------------------------------------------------------
-
-def polar_factor(matrix):
-    """U V^T of an fp64 SVD (numpy/LAPACK) of `matrix`."""
-    u, _, vt = np.linalg.svd(np.asarray(matrix, dtype=np.float64), full_matrices=False)
-    return u @ vt
-
-
-def orthogonality_error(update, polar):
-    """||X - U V^T||_F / sqrt(r) of X = update against a polar factor U V^T (r = min(m, n)); the
-    RMS of p(s_i) - 1 over the singular values in exact arithmetic, the tuner's and the audit's
-    error (docs/design.md)."""
-    return float(np.linalg.norm(update - polar) / math.sqrt(min(update.shape)))
-
-
-def newton_schulz_input(u, threshold_quantile):
-    """What the runtime orthogonalizes (docs/runtime.md step 2): U clamped to +-eps, eps the
-    q-quantile of |U| with linear interpolation (ROOT), or U itself (no soft-threshold)."""
-    if threshold_quantile is None:
-        return u
-    eps = float(torch.quantile(u.abs().flatten().double(), threshold_quantile))
-    return u.clamp(-eps, eps)
-
-
-def applied_update(before, after, lr, weight_decay, scale):
-    """X_K recovered from the weight change of one runtime step, theta' = fl32(theta decay -
-    step X_K) with decay = fl32(1 - lr wd), step = fl32(lr scale) from the fp32 hyperparameters
-    (docs/runtime.md step 5), in fp64; and a bound of the RMS error the fp32 rounding of theta'
-    leaves in it (at most three roundings of 2^-24 relative to |theta|, |theta'|, |step X_K|)."""
-    lr32, wd32 = float(np.float32(lr)), float(np.float32(weight_decay))
-    decay = float(np.float32(1.0 - lr32 * wd32))
-    step = float(np.float32(lr32 * scale))
-    b, a = before.double().numpy(), after.double().numpy()
-    x = (b * decay - a) / step
-    bound = 2.0 ** -22 * (np.linalg.norm(b) + np.linalg.norm(a)) / step
-    return x, bound / math.sqrt(min(x.shape))
-
-
-class NewtonSchulzProbe:
-    """One optimizer's Newton-Schulz, run by the rootopt runtime in the training precision on a
-    given matrix: a one-parameter copy of the optimizer with lr 1, no momentum (U = g), no
-    weight decay, no soft-threshold and scale "none", so a step from theta = 0 leaves exactly
-    theta' = -X_K (docs/runtime.md steps 1-5). Lets every schedule see the same inputs."""
-
-    def __init__(self, variant, shape, setup):
-        rootopt_torch = import_rootopt(setup["build"])
-        self.param = torch.zeros(shape, requires_grad=True)
-        common = dict(lr=1.0, momentum=0.0, nesterov=False, weight_decay=0.0, scale="none",
-                      precision=setup["precision"], **dict(variant.options))
-        if variant.kind == "muon":
-            self.optimizer = rootopt_torch.Muon([self.param], schedule=variant.schedule, **common)
-        else:
-            self.optimizer = rootopt_torch.ROOT([self.param], table=setup["tables"][variant.name],
-                                                fallback="error", threshold_quantile=None,
-                                                **common)
-
-    def __call__(self, matrix):
-        with torch.no_grad():
-            self.param.zero_()
-        self.param.grad = matrix.detach().clone()
-        self.optimizer.step()
-        return -self.param.detach().double().numpy()
-
-
-def measure_update(optimizer, param, before, lr, setup, threshold_quantile, probes):
-    """Orthogonality of the update just applied to `param` (the step that turned `before` into
-    param). The Newton-Schulz input is rebuilt from the optimizer's state after the step: the
-    momentum buffer M' and the gradient give U = g + mu M' (Nesterov), clamped for ROOT.
-
-    ns_error: against the polar factor of that input (B for ROOT, U for Muon): how precisely the
-      optimizer orthogonalized what it orthogonalizes, the quantity its schedule is tuned for.
-    momentum_error: against the polar factor of U (same as ns_error without soft-threshold): for
-      ROOT it adds the direction change of dropping the outliers, which is by design.
-    same_input: {optimizer: error of its Newton-Schulz (`probes`) on this same input}: the
-      schedules compared on identical matrices (ROOT's clamped inputs are better conditioned
-      than Muon's raw momentum, so ns_error alone mixes input and schedule)."""
-    u = param.grad.float() + setup["momentum"] * optimizer.state[param]["momentum_buffer"]
-    b = newton_schulz_input(u, threshold_quantile)
-    scale = 0.2 * math.sqrt(max(param.shape))  # scale "rms" (docs/runtime.md step 5)
-    x, bound = applied_update(before, param.detach(), lr, setup["weight_decay"], scale)
-    polar_b = polar_factor(b)
-    polar_u = polar_b if threshold_quantile is None else polar_factor(u)
-    return dict(ns_error=orthogonality_error(x, polar_b),
-                momentum_error=orthogonality_error(x, polar_u), rounding_bound=bound,
-                same_input={name: orthogonality_error(probe(b), polar_b)
-                            for name, probe in probes.items()})
 
 
 # --- one training run --------------------------------------------------------------------------
@@ -486,7 +414,7 @@ def train_run(spec, setup):
     watched_name, watched = largest_orthogonalized(model)
     quantile = setup["threshold_quantile"] if variant.kind == "root" else None
     probes = {} if variant.kind == "adamw" else {
-        name: NewtonSchulzProbe(VARIANT_BY_NAME[name], watched.shape, setup)
+        name: newton_schulz_probe(VARIANT_BY_NAME[name], watched.shape, setup)
         for name in setup["orthogonalizers"]}
     train_loss, heldout_curve, orthogonality = [], [], []
     wall = cpu = step_wall = 0.0
@@ -510,8 +438,9 @@ def train_run(spec, setup):
             diverged = True
             break
         if measure:
+            u = watched.grad + setup["momentum"] * optimizer.state[watched]["momentum_buffer"]
             orthogonality.append(dict(step=step, **measure_update(
-                optimizer, watched, before, lr, setup, quantile, probes)))
+                u, quantile, before, watched.detach(), lr, setup["weight_decay"], probes)))
         if step % setup["eval_every"] == 0 and step < setup["steps"]:
             heldout_curve.append((step, bits_per_byte(model, eval_x, eval_y)))
     steps_done = len(train_loss)
