@@ -2,7 +2,7 @@
 // same-shape matrices batched. Per group of matrices with equal (rows, cols, dtype, recipe):
 //   momentum_stats (U, non-finite flag, 1st radix digit) -> radix select (2 passes) or fixed eps
 //   -> clamp + sum of squares -> normalise to X0 -> the recipe's strided-batched cuBLASLt GEMMs and
-//   elementwise kernels (newton_schulz_plan.h) -> update check (non-finite X_K flags the
+//   elementwise kernels (newton_schulz_plan.h) -> update check (non-finite new weights flag the
 //   parameter) -> final update (momentum, weight decay, scaled X_K; skipped on device for flagged
 //   parameters).
 // All device memory is allocated in add(); step() only enqueues work on the caller's stream (no
@@ -271,10 +271,11 @@ class CudaBackend final : public Backend {
                                                {workspace_.get(), workspace_.bytes()}},
                                               stream);
     const UpdateCoefficients c = update_coefficients(h, group.rows, group.cols);
-    cuda::launch_check_update(view, x_final.x, x_final.storage, c.step, flags_.as<int32_t>(),
+    const cuda::UpdateArgs update{momentum, c.decay, c.step};
+    cuda::launch_check_update(view, update, x_final.x, x_final.storage, flags_.as<int32_t>(),
                               stream);
-    cuda::launch_final_update(view, {momentum, c.decay, c.step}, x_final.x, x_final.storage,
-                              flags_.as<int32_t>(), stream);
+    cuda::launch_final_update(view, update, x_final.x, x_final.storage, flags_.as<int32_t>(),
+                              stream);
   }
 
   static cuda::MatrixSlot slot(const CudaParam& param, int64_t id, int64_t b) {

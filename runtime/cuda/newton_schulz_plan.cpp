@@ -197,8 +197,13 @@ PlanResult NewtonSchulzPlan::run_gram(const PlanBuffers& b, cudaStream_t stream)
     launch_round_tf32(static_cast<const float*>(m), static_cast<float*>(m), count, stream);
   };
   Storage storage = input_storage();
-  // X0 is only ever a GEMM operand: a tf32 step may hold it rounded to TF32.
-  if (step_precision(0) == Precision::tf32) round_in_place(x, big);
+  if (storage_of(step_precision(0)) != storage) {  // step 1 in the tail: X0 widened, exactly
+    launch_widen(x, static_cast<float*>(x_spare), big, stream);
+    std::swap(x, x_spare);
+    storage = storage_of(step_precision(0));
+  }
+  // A tf32 step 1 needs no rounding of X0 here: tf32 steps exist only under bf16 working
+  // precision, so X0 holds widened bf16 values, which TF32 represents exactly.
   (*gemms(0).gram)(x, x, r, b.workspace, stream);
   bool identity = true;  // Q = I, implicit
   for (int64_t k = 0; k < steps; ++k) {

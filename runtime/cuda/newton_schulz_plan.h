@@ -60,7 +60,7 @@ PlanNeeds plan_needs(const Recipe& recipe, Precision working);
 // The group's workspace (cuda_backend.cpp allocates it at registration), every buffer fp32-sized:
 // count * rows * cols floats (x*) or count * small^2 floats (the rest).
 struct PlanBuffers {
-  void* x = nullptr;          // X0 on entry, in input_storage()
+  void* x = nullptr;          // X0 on entry, in input_storage(); overwritten
   void* x_other = nullptr;    // ping-pong partner (the backend's U before X0 is formed)
   void* x_rounded = nullptr;  // tf32 steps of the standard form: X rounded to TF32
   void* gram = nullptr;       // A / R
@@ -91,8 +91,9 @@ class NewtonSchulzPlan {
 
   // Enqueues the recipe on `stream` (no allocation, no synchronisation).
   PlanResult run(const PlanBuffers& buffers, cudaStream_t stream) const;
-  // How X0 must be stored: as step 1 stores its matrices.
-  Storage input_storage() const { return storage_of(step_precision(0)); }
+  // How X0 must be stored: in the working precision (docs/recipes.md, step 0, is not a tail
+  // step); a recipe whose step 1 is already in the tail widens it first.
+  Storage input_storage() const { return storage_of(working_); }
 
  private:
   struct Gemms;

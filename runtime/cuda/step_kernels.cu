@@ -93,29 +93,29 @@ __global__ void normalize_kernel(GroupView group, const float* u, const Threshol
       [&](int64_t q) { store4(x_matrix, q, map4(visit, load4(u_matrix, q))); });
 }
 
-// Flags the parameter when its update fl32(step * X_K) is not finite anywhere (CPU reference:
-// the update check of the CPU backend, runtime/cpu/cpu_backend.cpp). The flag must be complete
-// before final_update_kernel reads it, hence a pass of its own: momentum and weights are written
-// only after every matrix of the parameter is known finite.
-template <typename X>
-__global__ void check_update_kernel(GroupView group, const X* x, float step, int32_t* flags) {
+// Flags the parameter when a new weight theta * decay - step * X_K, as the parameter stores it,
+// is not finite anywhere (CPU reference: update_is_finite in runtime/cpu/update.cpp). The flag
+// must be complete before final_update_kernel reads it, hence a pass of its own: momentum and
+// weights are written only after every matrix of the parameter is known finite.
+template <typename T, typename X>
+__global__ void check_update_kernel(GroupView group, UpdateArgs args, const X* x, int32_t* flags) {
   const MatrixSlot slot = group.slots[blockIdx.y];
+  const T* param = static_cast<const T*>(slot.param);
   const X* x_matrix = x + int64_t(blockIdx.y) * group.elements;
   bool non_finite = false;
-  const auto visit = [&](float v) {
-    non_finite |= !isfinite(__fmul_rn(step, v));
+  const auto visit = [&](float theta, float x) {
+    non_finite |= !isfinite(to_float(from_float<T>(updated_param(theta, x, args))));
     return 0.0f;
   };
   for_each_element(
-      group, [&](int64_t i) { visit(to_float(x_matrix[i])); },
-      [&](int64_t q) { map4(visit, load4(x_matrix, q)); });
+      group, [&](int64_t i) { visit(to_float(param[i]), to_float(x_matrix[i])); },
+      [&](int64_t q) { map4(visit, load4(param, q), load4(x_matrix, q)); });
   if (__syncthreads_or(non_finite) && threadIdx.x == 0) flags[slot.param_id] = 1;
 }
 
 // Momentum and parameter write-back, skipped as a whole for a flagged parameter.
 template <typename T, typename X>
-__global__ void final_update_kernel(GroupView group, UpdateArgs args, const X* x,
-                                    const int32_t* flags) {
+__global__ void final_update_kernel(GroupView group, UpdateArgs args, const X* x, int32_t* flags) {
   const MatrixSlot slot = group.slots[blockIdx.y];
   if (flags[slot.param_id]) return;
   const T* grad = static_cast<const T*>(slot.grad);
@@ -134,6 +134,38 @@ __global__ void final_update_kernel(GroupView group, UpdateArgs args, const X* x
         store4(momentum, q, map4(next, load4(momentum, q), load4(grad, q)));
         store4(param, q, map4(update, load4(param, q), load4(x_matrix, q)));
       });
+}
+
+// The two passes over the update: check (flags) and write (momentum and weights).
+enum class UpdatePass { check, write };
+
+template <typename T, typename X>
+void launch_update_pass(UpdatePass pass, const GroupView& group, const UpdateArgs& args,
+                        const void* x, int32_t* flags, cudaStream_t stream) {
+  const dim3 grid = group_grid(group);
+  const X* typed = static_cast<const X*>(x);
+  if (pass == UpdatePass::check)
+    check_update_kernel<T, X><<<grid, kThreads, 0, stream>>>(group, args, typed, flags);
+  else
+    final_update_kernel<T, X><<<grid, kThreads, 0, stream>>>(group, args, typed, flags);
+}
+
+// Parameter dtype x X_K storage.
+void launch_update_pass(UpdatePass pass, const GroupView& group, const UpdateArgs& args,
+                        const void* x, Storage storage, int32_t* flags, cudaStream_t stream) {
+  using B = __nv_bfloat16;
+  const bool bf16_param = group.dtype == DType::bf16, bf16_x = storage == Storage::bf16;
+  if (bf16_param && bf16_x)
+    launch_update_pass<B, B>(pass, group, args, x, flags, stream);
+  else if (bf16_param)
+    launch_update_pass<B, float>(pass, group, args, x, flags, stream);
+  else if (bf16_x)
+    launch_update_pass<float, B>(pass, group, args, x, flags, stream);
+  else
+    launch_update_pass<float, float>(pass, group, args, x, flags, stream);
+  ROOTOPT_CUDA_CHECK_LAUNCH(
+      pass == UpdatePass::check ? "check_update_kernel" : "final_update_kernel", " on ",
+      group.count, " matrices of ", group.elements, " elements");
 }
 
 }  // namespace
@@ -165,38 +197,14 @@ void launch_clamp_normalize(const GroupView& group, const float* u, const Thresh
   ROOTOPT_CUDA_CHECK_LAUNCH("normalize_kernel on ", group.count, " matrices");
 }
 
-void launch_check_update(const GroupView& group, const void* x, Storage storage, float step,
-                         int32_t* flags, cudaStream_t stream) {
-  const dim3 grid = group_grid(group);
-  if (storage == Storage::bf16)
-    check_update_kernel<<<grid, kThreads, 0, stream>>>(group, static_cast<const __nv_bfloat16*>(x),
-                                                       step, flags);
-  else
-    check_update_kernel<<<grid, kThreads, 0, stream>>>(group, static_cast<const float*>(x), step,
-                                                       flags);
-  ROOTOPT_CUDA_CHECK_LAUNCH("check_update_kernel on ", group.count, " matrices of ", group.elements,
-                            " elements");
+void launch_check_update(const GroupView& group, const UpdateArgs& args, const void* x,
+                         Storage storage, int32_t* flags, cudaStream_t stream) {
+  launch_update_pass(UpdatePass::check, group, args, x, storage, flags, stream);
 }
 
 void launch_final_update(const GroupView& group, const UpdateArgs& args, const void* x,
-                         Storage storage, const int32_t* flags, cudaStream_t stream) {
-  const dim3 grid = group_grid(group);
-  const bool bf16_param = group.dtype == DType::bf16, bf16_x = storage == Storage::bf16;
-  using B = __nv_bfloat16;
-  if (bf16_param && bf16_x)
-    final_update_kernel<B, B>
-        <<<grid, kThreads, 0, stream>>>(group, args, static_cast<const B*>(x), flags);
-  else if (bf16_param)
-    final_update_kernel<B, float>
-        <<<grid, kThreads, 0, stream>>>(group, args, static_cast<const float*>(x), flags);
-  else if (bf16_x)
-    final_update_kernel<float, B>
-        <<<grid, kThreads, 0, stream>>>(group, args, static_cast<const B*>(x), flags);
-  else
-    final_update_kernel<float, float>
-        <<<grid, kThreads, 0, stream>>>(group, args, static_cast<const float*>(x), flags);
-  ROOTOPT_CUDA_CHECK_LAUNCH("final_update_kernel on ", group.count, " matrices of ", group.elements,
-                            " elements");
+                         Storage storage, int32_t* flags, cudaStream_t stream) {
+  launch_update_pass(UpdatePass::write, group, args, x, storage, flags, stream);
 }
 
 }  // namespace rootopt::cuda

@@ -54,16 +54,17 @@ void launch_set_threshold(int64_t count, float eps, ThresholdState* state, cudaS
 void launch_clamp_normalize(const GroupView& group, const float* u, const ThresholdState* state,
                             double* partial, Storage storage, void* x0, cudaStream_t stream);
 
-// The update's share of the non-finite check (issue 12): sets flags[param] when fl32(step * X_K)
-// is NaN/Inf anywhere in one of the parameter's matrices (X_K in `storage`). Runs after
-// Newton-Schulz and before launch_final_update, which then skips the parameter whole.
-void launch_check_update(const GroupView& group, const void* x, Storage storage, float step,
-                         int32_t* flags, cudaStream_t stream);
+// The update's share of the non-finite check (issue 12): sets flags[param] when a new weight
+// theta * decay - step * X_K, as the parameter's dtype stores it, is NaN/Inf anywhere in one of
+// the parameter's matrices (X_K in `storage`). Writes nothing else. Runs after Newton-Schulz and
+// before launch_final_update, which then skips the parameter whole.
+void launch_check_update(const GroupView& group, const UpdateArgs& args, const void* x,
+                         Storage storage, int32_t* flags, cudaStream_t stream);
 
 // Step 5 (and the momentum write of step 1): for matrices whose parameter is not flagged,
 // M = mu M + g; theta = theta * decay - step * X_K (X_K in `storage`, parameter dtype as
 // registered). Flagged parameters are left untouched; the flag is read on the device.
 void launch_final_update(const GroupView& group, const UpdateArgs& args, const void* x,
-                         Storage storage, const int32_t* flags, cudaStream_t stream);
+                         Storage storage, int32_t* flags, cudaStream_t stream);
 
 }  // namespace rootopt::cuda

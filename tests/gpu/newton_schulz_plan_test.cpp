@@ -109,7 +109,10 @@ void check_polynomial(Storage storage, int64_t small, int64_t count, int order, 
       double s = 0;
       for (size_t i = 0; i < size_t(small * small); ++i)
         s += double(source[base + i]) * double(source[base + i]);
-      const double alpha = static_cast<float>(std::pow(s, 1.0 / order));
+      float alpha32 = static_cast<float>(std::pow(s, 1.0 / order));
+      if (!(s > 0) || !std::isfinite(alpha32) || alpha32 < std::numeric_limits<float>::min())
+        alpha32 = 1;
+      const double alpha = alpha32;
       a = float(step.a / alpha);
       b = float(step.b / std::pow(alpha, 3));
       c = float(step.c / std::pow(alpha, 5));
