@@ -6,7 +6,7 @@
 //    two triangles a GEMM computes differently ("lower triangle computed, mirrored",
 //    docs/recipes.md).
 // CPU reference: the CPU backend computes the lower triangle and mirrors it
-// (runtime/cpu/newton_schulz.cpp); tests/gpu/gram_mirror_test.cpp checks these copies exactly.
+// (runtime/cpu/newton_schulz.h); tests/gpu/gram_mirror_test.cpp checks these copies exactly.
 #include "kernel_common.cuh"
 #include "newton_schulz_kernels.h"
 

@@ -4,8 +4,12 @@
 // TF32 rounding of GEMM operands). Three layers per kernel, as in step_kernels.cu: device math
 // with explicit _rn intrinsics (no FMA contraction), a thin __global__ walking the elements, and
 // a host launcher checking the launch.
-// CPU reference: the CPU backend's recipe steps (runtime/cpu/newton_schulz.cpp), which follow the
-// same arithmetic of docs/recipes.md; tests/gpu/recipe_test.cpp compares the two.
+// CPU reference: the CPU backend's recipe Newton-Schulz (runtime/cpu/newton_schulz.h), which
+// follows the same arithmetic of docs/recipes.md: its Schatten fold (sums of squares of the stored
+// A or A^2, alpha by square roots) and polynomial (c R2 + b R, then + a on the diagonal) for the
+// first two kernels, its operand rounding of tf32 steps and its exact widening at a tail for the
+// others; tests/gpu/newton_schulz_plan_test.cpp checks each kernel bit for bit against a host
+// computation, tests/gpu/recipe_test.cpp whole steps against the CPU backend.
 #include "kernel_common.cuh"
 #include "newton_schulz_kernels.h"
 

@@ -94,8 +94,8 @@ __global__ void normalize_kernel(GroupView group, const float* u, const Threshol
 }
 
 // Flags the parameter when a new weight theta * decay - step * X_K, as the parameter stores it,
-// is not finite anywhere (CPU reference: update_is_finite in runtime/cpu/update.cpp). The flag
-// must be complete before final_update_kernel reads it, hence a pass of its own: momentum and
+// is not finite anywhere (CPU reference: the CPU backend's update check, runtime/cpu/update.h). The
+// flag must be complete before final_update_kernel reads it, hence a pass of its own: momentum and
 // weights are written only after every matrix of the parameter is known finite.
 template <typename T, typename X>
 __global__ void check_update_kernel(GroupView group, UpdateArgs args, const X* x, int32_t* flags) {
