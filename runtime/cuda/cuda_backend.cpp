@@ -143,15 +143,21 @@ class CudaBackend final : public Backend {
     param->first_slot = group.count();
     group.params.push_back(spec.name);
     for (int64_t b = 0; b < spec.batch; ++b) group.slots.push_back(slot(*param, id, b));
-    try {
-      reallocate(group);
-    } catch (...) {  // registration failed: restore the group as it was
+    const auto restore = [&] {  // registration failed: the group as it was
       group.slots.resize(size_t(param->first_slot));
       group.params.pop_back();
       if (group.slots.empty())
         groups_.pop_back();
       else
         reallocate(group);
+    };
+    try {
+      reallocate(group);
+    } catch (const Error& e) {  // e.g. no cuBLASLt algorithm for a GEMM: name the parameter
+      restore();
+      throw Error(concat(e.what(), " [registering parameter '", spec.name, "']"));
+    } catch (...) {
+      restore();
       throw;
     }
     flags_ = std::move(flags);
