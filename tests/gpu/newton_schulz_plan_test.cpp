@@ -169,7 +169,8 @@ TEST(NewtonSchulzKernels, SanitizerWidenAndRoundAreExact) {
     values.push_back(v);
   }
   const size_t n = values.size();
-  for (size_t count : {n, n - 3}) {  // n % 4 == 0: vectorised; n - 3: scalar
+  ASSERT_EQ(n % 4, 3u);  // n: the scalar path; n - 3: the vectorised one
+  for (size_t count : {n, n - 3}) {
     DeviceBuffer src = to_device(values, Storage::fp32), dst(4 * n, "dst");
     cuda::launch_round_tf32(src.as<float>(), dst.as<float>(), int64_t(count), nullptr);
     const std::vector<float> got = from_device(dst.get(), count, Storage::fp32);
@@ -180,16 +181,16 @@ TEST(NewtonSchulzKernels, SanitizerWidenAndRoundAreExact) {
       else
         EXPECT_EQ(got[i], expected) << i << ": " << values[i];
     }
-  }
-  const std::vector<float> bf16_values = stored(values, Storage::bf16);
-  DeviceBuffer narrow = to_device(bf16_values, Storage::bf16), wide(4 * n, "wide");
-  cuda::launch_widen(narrow.get(), wide.as<float>(), int64_t(n), nullptr);
-  const std::vector<float> widened = from_device(wide.get(), n, Storage::fp32);
-  for (size_t i = 0; i < n; ++i) {
-    if (std::isnan(bf16_values[i]))
-      EXPECT_TRUE(std::isnan(widened[i])) << i;
-    else
-      EXPECT_EQ(widened[i], bf16_values[i]) << i;
+    const std::vector<float> bf16_values = stored(values, Storage::bf16);
+    DeviceBuffer narrow = to_device(bf16_values, Storage::bf16), wide(4 * n, "wide");
+    cuda::launch_widen(narrow.get(), wide.as<float>(), int64_t(count), nullptr);
+    const std::vector<float> widened = from_device(wide.get(), count, Storage::fp32);
+    for (size_t i = 0; i < count; ++i) {
+      if (std::isnan(bf16_values[i]))
+        EXPECT_TRUE(std::isnan(widened[i])) << i;
+      else
+        EXPECT_EQ(widened[i], bf16_values[i]) << i;
+    }
   }
 }
 
