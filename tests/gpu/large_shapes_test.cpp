@@ -12,6 +12,12 @@
 //    the standard form, docs/results/gpu.md; an emulation of the Gram form's arithmetic in numpy
 //    measured up to 3.3e-2 at 1000x1000, where R's drift is worst); 5e-2 is still below the
 //    O(0.1 - 1) of a wrong orientation, stride, coefficient or Schatten scale.
+//  - bf16 Gram form on the square 4096x4096: 0.25. R = X0 X0^T squares the condition number, and
+//    a square X0's smallest singular values sit ~1/(2n) below its largest, so R's smallest
+//    eigenvalues are at bf16's noise level and the error is chaotic: the same numpy emulation of
+//    schatten8_gram7_restart2 measured 5.0e-2 at 4096x4096 (one seed), 3.8e-2 and 4.3e-2 at
+//    2048x2048 and 4e-2 to 0.15 over 24 seeds at 1000x1000 (recipe_test.cpp). This case is here
+//    for the split products of a square Gram form; their indexing errors would be O(1).
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -53,7 +59,8 @@ TEST_P(LlamaShapes, CudaStepMatchesFp64Reference) {
   EXPECT_TRUE(gpu->skipped_last_step().empty());
   const double error = relative_error(got, expected);
   RecordProperty("relative_error", std::to_string(error));
-  EXPECT_LT(error, c.precision == Precision::bf16 ? 5e-2 : 1e-3);
+  const bool square_gram = c.rows == c.cols && c.recipe.form == IterationForm::gram;
+  EXPECT_LT(error, c.precision == Precision::fp32 ? 1e-3 : square_gram ? 0.25 : 5e-2);
   std::cout << "  " << c.rows << "x" << c.cols << " " << to_string(c.precision) << " "
             << c.recipe.describe() << ": relative error vs fp64 " << error << "\n";
 }
