@@ -6,7 +6,9 @@
 //   parameter) -> final update (momentum, weight decay, scaled X_K; skipped on device for flagged
 //   parameters).
 // All device memory is allocated in add(); step() only enqueues work on the caller's stream (no
-// allocation, no host synchronisation), so it can also be captured in a CUDA graph.
+// allocation, no host synchronisation), so it can also be captured in a CUDA graph, except the
+// first step after add() or rebind(), which uploads the changed slots from pageable host memory
+// (docs/cuda-backend.md, "Streams and synchronisation").
 #include <cuda_runtime.h>
 
 #include <algorithm>
