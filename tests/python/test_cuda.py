@@ -73,7 +73,7 @@ class CudaBindingTest(ref.TableTestCase):
         hyper = rt.Hyperparams()
         hyper.lr, hyper.precision = 0.05, precision
         policy = rt.FallbackPolicy(rt.FallbackPolicy.Kind.named, "muon")
-        optimizer = rt.Optimizer(self.table, policy, rt.Device.cuda, hyper)
+        optimizer = rt.Optimizer(rt.Table(self.table), policy, rt.Device.cuda, hyper)
         generator = torch.Generator().manual_seed(3)
         params, momenta, buffers = [], [], []
         for shape in self.SHAPES:
