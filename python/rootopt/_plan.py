@@ -78,18 +78,20 @@ def matrix_cost(rows, cols, recipe, precision="bf16", device="cpu"):
     if recipe["form"] == "standard":
         # Per step: Gram X X^T (symmetric) r^2 n, A*A r^3 (symmetric), update P X 2 r^2 n.
         return sum(w * (3 * r * r * n + r ** 3) for w in weight)
-    # Gram form: R = X0 X0^T once, X_K = Q X0 once; per step R*R, H*Q (not when Q = I),
-    # H*R and *H (not at the last step); per restart X0 = Q X0 and R = X0 X0^T.
+    # Gram form: R = X0 X0^T once, X_K = Q X0 once; per step R*R, H*Q (not when Q = I), then
+    # (not after the last step) either a restart (X0 = Q X0, R = X0 X0^T) or H*R and *H.
     total = weight[0] * r * r * n + weight[-1] * 2 * r * r * n
     q_is_identity = True
     for k in range(steps):
         total += weight[k] * (r ** 3 + (0 if q_is_identity else 2 * r ** 3))
         q_is_identity = False
-        if k < steps - 1:
-            total += weight[k] * 3 * r ** 3
+        if k == steps - 1:
+            break
         if k + 1 in restarts:
             total += weight[k] * 3 * r * r * n
             q_is_identity = True
+        else:
+            total += weight[k] * 3 * r ** 3
     return total
 
 
@@ -216,13 +218,21 @@ class Plan:
 
 def balance(costs, groups, preload):
     """Owner ranks for items with `costs`, on ranks already carrying `preload`: the items,
-    ordered by group (same-shape items adjacent, first-seen group order kept), are cut into
-    contiguous runs, one per rank in rank order, with the smallest achievable maximum load
-    (bisection on that maximum; a run of one group stays on one rank unless a cut must fall
-    inside it, so at most world - 1 groups are split). Deterministic: every rank computes the
-    same owners from the same numbers."""
+    grouped (same-shape items adjacent; groups by total cost, largest first, and items within a
+    group by cost, largest first, which lets the cuts fall between groups more often), are cut
+    into contiguous runs, one per rank in rank order, with the smallest achievable maximum load
+    (bisection on that maximum). A group stays on one rank unless a cut must fall inside it, so
+    at most world - 1 groups are split. Deterministic: every rank computes the same owners from
+    the same numbers."""
     world = len(preload)
-    order = sorted(range(len(costs)), key=_group_order(groups))
+    totals = {}
+    for cost, group in zip(costs, groups):
+        totals[group] = totals.get(group, 0.0) + cost
+    first = {}
+    for group in groups:
+        first.setdefault(group, len(first))
+    order = sorted(range(len(costs)),
+                   key=lambda i: (-totals[groups[i]], first[groups[i]], -costs[i], i))
     ordered = [costs[i] for i in order]
 
     def assign(capacity):
@@ -242,7 +252,7 @@ def balance(costs, groups, preload):
         return []
     low = max(max(preload), (sum(preload) + sum(costs)) / world)
     high = max(preload) + sum(costs)
-    best = assign(high)
+    best = assign(float("inf"))  # everything on the first rank: always fits
     for _ in range(100):
         if high - low <= 1e-12 * high:
             break
@@ -256,10 +266,3 @@ def balance(costs, groups, preload):
     for position, item in enumerate(order):
         result[item] = best[position]
     return result
-
-
-def _group_order(groups):
-    first = {}
-    for g in groups:
-        first.setdefault(g, len(first))
-    return lambda i: (first[groups[i]], i)

@@ -420,11 +420,12 @@ class ROOT(torch.optim.Optimizer):
         return Engine(self, next(iter(groups.values())), self._config["timeout"])
 
     def root_job(self, entry, key, data, grad, momentum, rows=None):
-        """The runtime registration of a ROOT parameter's `data` (rows of dimension 0
-        [start, stop) when `rows` is given, else the whole parameter)."""
+        """The runtime registration of a ROOT parameter's `data`: the whole parameter, or when
+        `rows` is given, its rows [start, stop) of dimension 0 (whole matrices of a batched
+        view)."""
         view = entry.view
         name, batch = entry.name, view.batch
-        if rows is not None and rows != (0, entry.param.shape[0]):
+        if rows is not None:
             start, stop = rows
             name = f"{entry.name}[{start}:{stop}]"
             batch = (stop - start) * view.per_row0
@@ -452,19 +453,20 @@ class ROOT(torch.optim.Optimizer):
         for runtime, group_index, device, jobs, _ in runs:
             self._runtimes.step(runtime, device, _hyperparams(self.param_groups[group_index]),
                                 jobs)
-        self.finish_step([e for run in runs for e in run[4]], skipped, local_ranks=None)
+        self.finish_step([e for run in runs for e in run[4]], skipped)
 
-    def finish_step(self, stepped, skipped, local_ranks):
+    def finish_step(self, stepped, skipped, labels=None):
         """Step counts and warnings after a step. `stepped`: ROOT entries this rank stepped;
-        `skipped`: entries skipped for non-finite gradients (with the ranks where, when
-        distributed). The runtime's own skips (a NaN momentum, an overflow) are read here on
-        the CPU, where that is free; on CUDA only last_report() reads them (it synchronises)."""
+        `skipped`: entries skipped for non-finite gradients (`labels` name them, with the ranks
+        where, when distributed). The runtime's own skips (a NaN momentum, an overflow) are read
+        here on the CPU, where that is free; on CUDA only last_report() reads them (it
+        synchronises)."""
         self._skipped = [e.name for e in skipped]
         if skipped:
-            where = "" if local_ranks is None else f" on rank(s) {local_ranks}"
-            warnings.warn(f"rootopt: non-finite gradient{where}, update skipped (weights, momentum "
-                          f"and AdamW state unchanged) for: {', '.join(self._skipped)}",
-                          RuntimeWarning, stacklevel=3)
+            where = " on every rank" if labels else ""
+            warnings.warn(f"rootopt: non-finite gradient, update skipped{where} (weights, "
+                          "momentum and AdamW state unchanged) for: "
+                          f"{', '.join(labels or self._skipped)}", RuntimeWarning, stacklevel=3)
         inside = []
         self._runtime_skips_reported = all(e.data.device.type == "cpu" for e in stepped)
         if stepped and self._runtime_skips_reported:
