@@ -157,6 +157,10 @@ class Engine:
             rows = tuple(per_rank[r][j] for r in range(self.world))
             self.rows[e.position] = rows
             self.shapes[e.position] = (sum(rows),) + tuple(e.data.shape[1:])
+            if e.param is not e.data and tuple(e.param.shape) != self.shapes[e.position]:
+                raise ValueError(  # a DTensor whose shards are not its rows in rank order
+                    f"rootopt: the Shard(0) blocks of parameter {e.name} hold {list(rows)} rows, "
+                    f"its global shape is {list(e.param.shape)}")
         self._apply_views(entries)
         self._check_fingerprints(entries, device)
         params = []
@@ -294,7 +298,7 @@ class Engine:
         compute = time.perf_counter() - start
 
         # Rows of split matrices to their owners.
-        assembled = self._exchange(segments, by_position, jobs, forward=True)
+        self._exchange(segments, by_position, jobs, device, forward=True)
 
         start = time.perf_counter()
         opt._runtimes.begin_step()
@@ -313,7 +317,7 @@ class Engine:
             incoming[owner] = buffer
             works.append((dist.broadcast(buffer, self._global(owner), group=self.group,
                                          async_op=True), owner))
-        returned = self._exchange(segments, by_position, jobs, forward=False)
+        returned = self._exchange(segments, by_position, jobs, device, forward=False)
         for work, owner in works:
             names = [plan.params[u.param].name for u in units if u.owner == owner and
                      plan.params[u.param].rows_per_rank is None]
@@ -329,7 +333,6 @@ class Engine:
                                                      e.data.shape))
         for e, new in commits + returned:
             e.data.copy_(new)
-        del assembled
         for e, momentum in staged:
             opt.state[e.param]["momentum_buffer"] = momentum
             opt._checked_momentum[e.param] = momentum
@@ -352,7 +355,7 @@ class Engine:
         start = _plan.shard_starts(rows)[self.rank]
         return start, start + rows[self.rank]
 
-    def _exchange(self, segments, by_position, jobs, forward):
+    def _exchange(self, segments, by_position, jobs, device, forward):
         """all_to_all of the rows of split matrices. forward: each holder sends its weight and
         gradient rows to the owner, which copies them into the job's assembly buffers (returns
         nothing to commit). Back: each owner sends the new weight rows to their holders; returns
@@ -374,7 +377,6 @@ class Engine:
                     send[receiver].add((s, piece), nbytes)
                 if receiver == me:
                     recv[sender].add((s, piece), nbytes)
-        device = next(iter(by_position.values())).data.device
         out = torch.empty(sum(layout.size for layout in send), dtype=torch.uint8, device=device)
         into = torch.empty(sum(layout.size for layout in recv), dtype=torch.uint8, device=device)
         send_base = _plan.shard_starts([layout.size for layout in send])

@@ -33,8 +33,8 @@ def _worker(rank, world, store, scenario, tmpdir, args):
     except BaseException:
         traceback.print_exc()
         raise
-    finally:
-        dist.destroy_process_group()
+    dist.barrier()  # no rank tears the group down while another still uses it (gloo aborts)
+    dist.destroy_process_group()
 
 
 class Mixed(torch.nn.Module):
