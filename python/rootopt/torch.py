@@ -398,26 +398,27 @@ class ROOT(torch.optim.Optimizer):
                 loss = closure()
         for group_index, group in enumerate(self.param_groups):
             self._check_group(group, group_index)
+        self._ensure_dtensor_engine()
         entries = self._entries()
-        if self._distributed is None:
-            self._distributed = self._dtensor_engine(entries)
         if self._distributed is not None:
             self._distributed.step(entries)
         else:
             self._step_local([e for e in entries if e.grad is not None])
         return loss
 
-    def _dtensor_engine(self, entries):
-        """The engine for DTensor parameters without an explicit process_group: their mesh's."""
-        groups = {id(g): g for g in (_dtensor.process_group(e.param) for e in entries
-                                     if _dtensor.is_dtensor(e.param))}
+    def _ensure_dtensor_engine(self):
+        """DTensor parameters without an explicit process_group: their mesh's group."""
+        if self._distributed is not None:
+            return
+        groups = {id(g): g for g in (_dtensor.process_group(p) for group in self.param_groups
+                                     for p in group["params"] if _dtensor.is_dtensor(p))}
         if not groups:
-            return None
+            return
         if len(groups) > 1:
             raise ValueError("rootopt: DTensor parameters on different device meshes; pass the "
                              "process_group they share")
         from ._distributed import Engine
-        return Engine(self, next(iter(groups.values())), self._config["timeout"])
+        self._distributed = Engine(self, next(iter(groups.values())), self._config["timeout"])
 
     def root_job(self, entry, key, data, grad, momentum, rows=None):
         """The runtime registration of a ROOT parameter's `data`: the whole parameter, or when
@@ -534,12 +535,14 @@ class ROOT(torch.optim.Optimizer):
         """Distributed only, called on every rank: gathers the momentum (and sharded AdamW state)
         that each rank holds for its own matrices onto rank `to`, whose state_dict() then returns
         the whole state in the single-process format (loadable at any world size)."""
+        self._ensure_dtensor_engine()
         if self._distributed is None:
             raise RuntimeError("rootopt: consolidate_state_dict() is for a distributed ROOT; "
                                "state_dict() already holds everything")
         self._distributed.consolidate(self._entries(), to)
 
     def state_dict(self):
+        self._ensure_dtensor_engine()
         if self._distributed is not None:
             return self._distributed.state_dict()
         return super().state_dict()
@@ -550,6 +553,7 @@ class ROOT(torch.optim.Optimizer):
         before anything changes. torch casts loaded state to the parameter's dtype; the momentum
         stays fp32 here, so a bf16 model resumes exactly. Distributed: every rank passes the
         whole (consolidated) state and keeps what its matrices need."""
+        self._ensure_dtensor_engine()
         entries = self._entries()
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups) or any(
