@@ -384,9 +384,8 @@ class Engine:
         for peer, layout in enumerate(send):
             for (s, piece), (offset, nbytes) in layout.offsets.items():
                 e = by_position[self.root[s.param]]
-                if forward:
-                    local = e.data if piece == "weight" else e.grad
-                    rows = local  # the holder's whole block
+                if forward:  # the holder's whole block
+                    rows = e.data if piece == "weight" else e.grad
                 else:
                     rows = owned[e.position].param[s.start:s.stop]
                 base = send_base[peer] + offset
@@ -395,10 +394,9 @@ class Engine:
         work = dist.all_to_all_single(into, out, [layout.size for layout in recv],
                                       [layout.size for layout in send], group=self.group,
                                       async_op=True)
+        peers = {r for s in segments for r in (s.src, s.dst) if r != me}
         self._wait([work], "all_to_all of the rows of sharded matrices "
-                   + ("to their owners" if forward else "back to their holders"),
-                   [s.dst if forward else s.src for s in segments] +
-                   [s.src if forward else s.dst for s in segments], names)
+                   + ("to their owners" if forward else "back to their holders"), peers, names)
         commits = []
         for peer, layout in enumerate(recv):
             for (s, piece), (offset, nbytes) in layout.offsets.items():
