@@ -187,7 +187,7 @@ class DistributedCudaTest(unittest.TestCase):
     def run_group(self, backend):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
-        table = ds.write_table(tmp.name)
+        table = None  # the named fallback: bit-identity needs no table (nor h5py to write one)
         dist.init_process_group(backend, init_method=f"file://{tmp.name}/store", rank=0,
                                 world_size=1, timeout=datetime.timedelta(seconds=60))
         self.addCleanup(dist.destroy_process_group)

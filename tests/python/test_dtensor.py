@@ -69,11 +69,12 @@ def dtensor_equivalence(rank, world, tmpdir, table):
                      "1.13); tools/gpu-check runs this test with the GPU image's PyTorch")
 class DTensorTest(unittest.TestCase):
     def test_shard0_and_replicate_match_one_process_bit_for_bit(self):
+        # No table (the named fallback for every shape): bit-identity does not depend on the
+        # schedule, and the GPU image's Python may lack h5py to write one.
         with tempfile.TemporaryDirectory() as tmpdir:
-            table = ds.write_table(tmpdir)
             for world in (2, 3):
                 with self.subTest(world=world):
-                    ds.run_world(world, dtensor_equivalence, tmpdir, table)
+                    ds.run_world(world, dtensor_equivalence, tmpdir, None)
 
 
 if __name__ == "__main__":
