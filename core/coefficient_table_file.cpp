@@ -460,6 +460,19 @@ void CoefficientTable::save(const std::string& path) const {
       metric_values[i * metrics_.size() + metric_names.size()] = column[i];
     metric_names.push_back(name);
   }
+  // What save writes, load reads: the data must fit kMaxTableFileBytes with room for HDF5's
+  // metadata (a few KiB per dataset). Only tables at several limits at once come near.
+  const auto longest = [](const std::vector<std::string>& texts) {
+    size_t size = 1;
+    for (const std::string& text : texts) size = std::max(size, text.size());
+    return uint64_t(size);
+  };
+  const uint64_t data_bytes =
+      8 * (count * (2 + 1 + 3 * steps_extent + 1 + steps_extent + 2 + metric_names.size())) +
+      longest(metric_names) * metric_names.size() +
+      longest(provenance_pairs) * provenance_pairs.size();
+  ROOTOPT_CHECK(data_bytes + (uint64_t(1) << 20) <= kMaxTableFileBytes, where, ": ", data_bytes,
+                " bytes of data, more than a table file may hold (", kMaxTableFileBytes, ")");
 
   h5::write_atomically(path, [&](hid_t file) {
     h5::write_attribute(file, "format", std::string(kTableFormat));

@@ -544,15 +544,6 @@ H5T_class_t attribute_type_class(hid_t obj, const std::string& name, const std::
   return attribute_class(attribute, name, file);
 }
 
-bool is_variable_length_string(hid_t obj, const std::string& name, const std::string& file) {
-  SilenceErrors quiet;
-  Id attribute = open_attribute(obj, name, file);
-  ROOTOPT_CHECK(attribute_class(attribute, name, file) == H5T_STRING, file, ": attribute '", name,
-                "' is not a string");
-  Id stored(ROOTOPT_H5_CHECK(H5Aget_type(attribute), file, ": attribute '", name, "'"), H5Tclose);
-  return ROOTOPT_H5_CHECK(H5Tis_variable_str(stored), file, ": attribute '", name, "'") > 0;
-}
-
 std::string read_string_attribute(hid_t obj, const std::string& name, const std::string& file,
                                   StringStorage accepted) {
   SilenceErrors quiet;

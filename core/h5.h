@@ -119,8 +119,6 @@ void write_attribute(hid_t obj, const std::string& name, double value);
 bool has_attribute(hid_t obj, const std::string& name);
 // Class of a stored attribute's type (H5T_STRING, H5T_INTEGER, H5T_FLOAT, ...).
 H5T_class_t attribute_type_class(hid_t obj, const std::string& name, const std::string& file);
-// Whether the string attribute `name` is stored variable-length (throws if it is not a string).
-bool is_variable_length_string(hid_t obj, const std::string& name, const std::string& file);
 enum class StringStorage { fixed_only, fixed_or_variable };
 std::string read_string_attribute(hid_t obj, const std::string& name, const std::string& file,
                                   StringStorage accepted = StringStorage::fixed_only);

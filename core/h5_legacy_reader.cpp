@@ -99,13 +99,13 @@ class LegacyReader final : public Reader {
 
   bool is_group(const std::string& path) const override {
     const auto header = lookup(path);
-    return header.has_value() && is_group(*header);
+    return header.has_value() && is_group_header(*header);
   }
 
   std::vector<std::string> group_members(const std::string& path) const override {
     const auto header = lookup(path);
     ROOTOPT_CHECK(header.has_value(), name(), ": missing group '", path, "'");
-    ROOTOPT_CHECK(is_group(*header), name(), ": '", path, "' is not a group");
+    ROOTOPT_CHECK(is_group_header(*header), name(), ": '", path, "' is not a group");
     std::vector<std::string> names;
     for (const auto& [link, address] : links(*header)) names.push_back(link);
     return names;
@@ -284,9 +284,9 @@ class LegacyReader final : public Reader {
     return std::nullopt;
   }
 
-  bool is_group(uint64_t header) const {  // NOLINT: overload by address
+  bool is_group_header(uint64_t header) const {
     return first_message(header, kSymbolTable).has_value() ||
-           first_message(header, kLinkInfo).has_value() || first_message(header, kLink);
+           first_message(header, kLinkInfo).has_value() || first_message(header, kLink).has_value();
   }
 
   // --- groups: symbol table, version-1 B-tree, local heap ------------------------------------
@@ -365,7 +365,7 @@ class LegacyReader final : public Reader {
       size_t end = path.find('/', start);
       if (end == std::string::npos) end = path.size();
       if (end > start) {
-        if (!is_group(header)) return std::nullopt;
+        if (!is_group_header(header)) return std::nullopt;
         const auto& members = links(header);
         const auto it = members.find(path.substr(start, end - start));
         if (it == members.end()) return std::nullopt;

@@ -141,7 +141,7 @@ TEST_F(TableTest, OnDiskLayoutMatchesTheFormat) {
   h5::Id file = h5::open_file(path("t.h5"));
   h5::Id root(H5Oopen(file, "/", H5P_DEFAULT), H5Oclose);
   EXPECT_EQ(H5Aget_num_attrs(root), 2);  // format and format_version: nothing else to iterate
-  EXPECT_FALSE(h5::is_variable_length_string(file, "format", "t"));
+  EXPECT_FALSE(rootopt::testing::is_variable_length_string(file, "format"));
   EXPECT_EQ(h5::read_string_attribute(file, "format", "t"), "rootopt.coefficients");
   EXPECT_EQ(h5::read_int_attribute(file, "format_version", "t"), 2);
   const auto ints = [&](const char* name, std::vector<hsize_t> extents) {

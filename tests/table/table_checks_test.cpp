@@ -164,6 +164,17 @@ TEST_F(TableChecks, LimitsAreCheckedBeforeAllocating) {
     big.put('\0');
   }
   expect_error([&] { CoefficientTable::load(path("big.h5")); }, {"big.h5", "more than the"});
+
+  // Save refuses a table whose file load would refuse for its size, and writes nothing: 520
+  // provenance values of 64 KiB are stored as 1040 fixed-length strings of 64 KiB (68 MB).
+  CoefficientTable table;
+  table.set({8, 8}, rootopt::builtin_schedule("polar-express", {8, 8}, 5));
+  for (int i = 0; i < 520; ++i)
+    table.attributes()["p" + std::to_string(i)] =
+        std::string(size_t(rootopt::kMaxTableStringBytes), 'x');
+  expect_error([&] { table.save(path("huge.h5")); },
+               {"huge.h5", "more than a table file may hold"});
+  EXPECT_FALSE(fs::exists(path("huge.h5")));
 }
 
 }  // namespace
