@@ -87,6 +87,31 @@ TEST_F(TableChecks, RefusesExplodingMaps) {
       {"8x8", "composed map reaches"});
 }
 
+// No single exponent-bit flip of a published schedule's coefficients goes unnoticed: each is
+// refused (non-finite coefficient or exploding map) or loads with a warning.
+TEST_F(TableChecks, EveryExponentBitFlipIsRefusedOrWarned) {
+  const std::vector<QuinticStep> base =
+      rootopt::builtin_schedule("polar-express", {1, 1}, 5).steps();
+  int refused = 0, warned = 0;
+  for (size_t k = 0; k < base.size(); ++k)
+    for (double QuinticStep::*field : {&QuinticStep::a, &QuinticStep::b, &QuinticStep::c})
+      for (int bit = 52; bit < 63; ++bit) {
+        std::vector<QuinticStep> steps = base;
+        steps[k].*field = flip_bit(steps[k].*field, bit);
+        CoefficientTable table;
+        try {
+          table.set({8, 8}, Schedule("flipped", steps));
+        } catch (const rootopt::Error&) {
+          ++refused;
+          continue;
+        }
+        EXPECT_NE(table.warning(0), "") << "step " << k + 1 << " bit " << bit;
+        ++warned;
+      }
+  EXPECT_EQ(refused + warned, 165);
+  EXPECT_GT(refused, warned);  // most flips explode
+}
+
 // The ROOT paper's 2048x2048 triple at 5 steps reaches 3.31 on [0, 1]: published, so it loads,
 // with a warning that names the shape's excess over the table's envelope bound (1.3 unless the
 // table states its own). At 8 steps the same triple explodes (5.5e72) and is refused.
