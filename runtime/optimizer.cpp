@@ -135,12 +135,12 @@ int64_t Optimizer::add_param(const ParamSpec& spec) {
   // Registered in the backend: only bookkeeping follows.
   d.specs.push_back(spec);
   d.ids.emplace(spec.name, id);
+  const std::string table = d.config.table_path.empty()
+                                ? "coefficient table"
+                                : "coefficient table " + d.config.table_path;
   if (lookup.origin != RecipeLookup::Origin::exact &&
       d.warned_shapes.insert(shape.canonical()).second) {
     const std::string what = "shape " + to_string(shape) + " (first: '" + spec.name + "')";
-    const std::string table = d.config.table_path.empty()
-                                  ? "coefficient table"
-                                  : "coefficient table " + d.config.table_path;
     d.warn(d.table ? what + " is not in the " + table + "; using " + lookup.description()
                    : "no coefficient table: " + what + " uses " + lookup.description());
   }
@@ -149,8 +149,8 @@ int64_t Optimizer::add_param(const ParamSpec& spec) {
       d.warned_recipes.insert(lookup.source).second) {
     const std::string problem = d.table->warning(*d.table->find(lookup.source));
     if (!problem.empty())
-      d.warn("coefficient table " + d.config.table_path + ": the recipe for " +
-             to_string(lookup.source) + " (first used by '" + spec.name + "'): " + problem);
+      d.warn(table + ": the recipe for " + to_string(lookup.source) + " (first used by '" +
+             spec.name + "'): " + problem);
   }
   d.lookups.push_back(std::move(lookup));
   return id;
