@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "h5.h"
+#include "rootopt/version.h"
 
 namespace rootopt {
 namespace {
