@@ -253,8 +253,9 @@ json parse_json(const std::string& text, const std::string& path) {
   json root;
   try {
     root = json::parse(text, bound_nesting);
-  } catch (const json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 9: ...".
+  } catch (const json::exception& e) {
+    // A syntax error or a number out of range (1e400): e.what() is
+    // "[json.exception.parse_error.101] parse error at line 1, column 9: ...".
     const std::string what = e.what();
     const size_t start = what.find("] ");
     ROOTOPT_FAIL(path, ": malformed JSON: ",

@@ -149,6 +149,10 @@ TEST_F(ModelConfigFiles, BadConfigsNameFileAndField) {
   expect_config_error(path("missing.json"), "no such file");
   expect_config_error(write("malformed.json", "{\"model_type\": \"llama\","), "malformed JSON");
   expect_config_error(write("array.json", "[1, 2]"), "JSON object");
+  // Found by the model_config fuzzer: nlohmann::json reports this as out_of_range, not as a
+  // parse error, and it escaped as a C++ library message.
+  expect_config_error(write("overflow.json", R"({"model_type": "llama", "hidden_size": 1e400})"),
+                      "malformed JSON: number overflow parsing '1e400'");
   expect_config_error(write("notype.json", "{" + llama + "}"), "model_type");
   expect_config_error(write("unknown.json", R"({"model_type": "bert", )" + llama + "}"),
                       "unknown model_type 'bert'");
