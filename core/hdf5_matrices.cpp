@@ -6,19 +6,19 @@
 #include "check.h"
 #include "h5.h"
 #include "matrix_extents.h"
+#include "rootopt/shape.h"
 
 namespace rootopt {
 
 namespace detail {
 
 void check_matrix_extents(const std::vector<hsize_t>& extents, const std::string& what) {
-  constexpr hsize_t kMaxDimension = hsize_t{1} << 24;
   constexpr hsize_t kMaxValues = hsize_t{1} << 28;
   hsize_t values = 1;
   std::string text;
   for (hsize_t d : extents) text += (text.empty() ? "" : "x") + std::to_string(d);
   for (hsize_t d : extents) {
-    ROOTOPT_CHECK(d <= kMaxDimension, what, ": ", text,
+    ROOTOPT_CHECK(d <= hsize_t(kMaxDimension), what, ": ", text,
                   " values, a dimension above 2^24: larger than any weight matrix");
     values *= d;  // at most 2^48 after two dimensions; checked before the next
     ROOTOPT_CHECK(values <= kMaxValues, what, ": ", text,

@@ -7,8 +7,6 @@
 namespace rootopt {
 namespace {
 
-constexpr int64_t kMaxDimension = int64_t(1) << 24;
-
 // Parses one positive decimal dimension; `what` names it in the error.
 int64_t parse_dimension(const std::string& digits, const std::string& text, const char* what) {
   ROOTOPT_CHECK(!digits.empty() && digits.size() <= 9, "shape '", text, "': ", what,

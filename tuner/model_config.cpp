@@ -15,9 +15,8 @@ namespace {
 
 using nlohmann::json;
 
-// Largest value accepted for any size field and any weight dimension computed from them: larger
-// is not a real model (same bound as parse_shape for matrix dimensions).
-constexpr int64_t kMaxDimension = int64_t{1} << 24;
+// Every size field, and every weight dimension computed from them, is at most kMaxDimension
+// (shape.h): larger is not a real model.
 // A Hugging Face config.json is a few kilobytes; anything this large is not one.
 constexpr int64_t kMaxFileBytes = int64_t{16} << 20;
 // Configs nest a few levels (rope_scaling, quantization_config). nlohmann::json's serializer and

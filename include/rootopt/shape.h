@@ -9,6 +9,10 @@
 
 namespace rootopt {
 
+// Largest matrix dimension rootopt accepts anywhere (shapes, model configs, tables, user
+// matrices): 2^24 is far beyond any weight matrix, and keeps products of two dimensions in int64.
+inline constexpr int64_t kMaxDimension = int64_t{1} << 24;
+
 struct Shape {
   int64_t rows = 0;
   int64_t cols = 0;
