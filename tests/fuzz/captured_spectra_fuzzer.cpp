@@ -58,15 +58,17 @@ void add_dataset(hid_t file, int index, Input& in) {
   const int rank = in.byte() % 4;
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   hsize_t count = 1;
+  // A dataset's extents are either small (0..15, written) or all declared only and beyond the
+  // reader's limits (a 1-D dimension above 2^24, or 2^30 values and more), never merely large:
+  // an accepted 2^24-value spectrum or 2^21 x 10 matrix costs its read and SVD (seconds), which
+  // is not a finding. The first extent's top bit chooses.
   bool declared_only = false;
-  for (hsize_t& d : dims) {
+  for (size_t i = 0; i < dims.size(); ++i) {
     const uint8_t b = in.byte();
-    declared_only = declared_only || (b & 0x80);
-    // Declared extents lie beyond the reader's limits (a 1-D dimension above 2^24, or 2^30 and
-    // more values), never merely large: an accepted 2^24-value spectrum or 8192 x 16384 matrix
-    // costs its read and SVD (seconds), which is not a finding.
-    d = (b & 0x80) ? hsize_t{1} << ((rank == 1 ? 25 : 15) + (b & 0x3f) % 38) : hsize_t(b & 0x0f);
-    count *= d;
+    if (i == 0) declared_only = (b & 0x80) != 0;
+    dims[i] =
+        declared_only ? hsize_t{1} << ((rank == 1 ? 25 : 15) + (b & 0x3f) % 38) : hsize_t(b & 0x0f);
+    count *= dims[i];
   }
   std::string name;
   for (int depth = in.byte() % 3; depth > 0; --depth) {
