@@ -8,14 +8,9 @@
 #include <mutex>
 #include <thread>
 
+#include "blas_threads.h"
 #include "check.h"
 #include "rootopt/tuner.h"
-
-// OpenBLAS (the LAPACK behind the SVD validation on Debian) runs its own thread pool; with the
-// tuner's threads across shapes on top, the two oversubscribe the cores and a run measured 5x
-// slower in wall time (Llama-3-8B: 33.5 s vs 6.4 s on 2 cores). Declared weak so rootopt links
-// against any LAPACK; it is only called when the running BLAS is OpenBLAS.
-extern "C" void openblas_set_num_threads(int threads) __attribute__((weak));
 
 namespace rootopt {
 namespace {
@@ -140,7 +135,7 @@ TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) 
     }
   };
   const int64_t threads = std::min<int64_t>(run.threads, std::max<size_t>(todo.size(), 1));
-  if (threads > 1 && openblas_set_num_threads) openblas_set_num_threads(1);
+  const detail::ScopedBlasThreads blas(threads > 1 ? 1 : 0);  // restored when the run ends
   std::vector<std::thread> pool;
   for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
