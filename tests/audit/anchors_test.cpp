@@ -5,6 +5,7 @@
 // schedule names.
 #include <gtest/gtest.h>
 
+#include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
 
@@ -18,16 +19,22 @@
 namespace rootopt {
 namespace {
 
-// User matrices for tiny-llama, small enough to run at full size (proxy rank 64): a Gaussian
-// k_proj, a tall gate_proj (processed transposed) and a down_proj whose rows are scaled over
-// three decades, so its spectrum is spread and AOL's row scaling changes the singular vectors a
-// lot (a Turbo-Muon compared with the polar factor of diag(s) B instead of B's would pass on
-// well-conditioned input only).
+// User matrices for tiny-llama, small enough to run at full size (proxy rank 64): an orthogonal
+// q_proj (a flat spectrum, which AOL maps to sigma = 1 exactly), a Gaussian k_proj, a tall
+// gate_proj (processed transposed) and a down_proj whose rows are scaled over three decades, so
+// its spectrum is spread and AOL's row scaling changes the singular vectors a lot (a Turbo-Muon
+// compared with the polar factor of diag(s) B instead of B's would pass on well-conditioned
+// input only).
 std::vector<test::Dataset> anchor_datasets() {
+  test::Dataset orthogonal = test::gaussian_dataset("/model.layers.0.self_attn.q_proj", 64, 64, 20);
+  const Eigen::MatrixXd q =
+      Eigen::HouseholderQR<Eigen::MatrixXd>(test::dataset_matrix(orthogonal)).householderQ();
+  for (Eigen::Index i = 0; i < 64; ++i)
+    for (Eigen::Index j = 0; j < 64; ++j) orthogonal.values[size_t(i * 64 + j)] = q(i, j);
   test::Dataset spread = test::gaussian_dataset("/model.layers.0.mlp.down_proj", 64, 128, 23);
   for (size_t i = 0; i < 64; ++i)
     for (size_t j = 0; j < 128; ++j) spread.values[i * 128 + j] *= std::pow(10.0, -3.0 * i / 63);
-  return {test::gaussian_dataset("/model.layers.0.self_attn.k_proj", 32, 64, 21),
+  return {orthogonal, test::gaussian_dataset("/model.layers.0.self_attn.k_proj", 32, 64, 21),
           test::gaussian_dataset("/model.layers.0.mlp.gate_proj", 128, 64, 22), spread};
 }
 
@@ -75,7 +82,7 @@ TEST(AuditAnchors, SpectralLevelUnderEachNormalizationMatchesAnSvdOfTheMatrices)
     EXPECT_EQ(frobenius.recipe, "frobenius, standard, 5 steps");
     EXPECT_GT(std::abs(schatten8.spectral.rms - frobenius.spectral.rms), 1e-4);
   }
-  EXPECT_EQ(checked, 3 * 3);  // k_proj, gate_proj, down_proj: matched by name, one each
+  EXPECT_EQ(checked, 4 * 3);  // q_proj, k_proj, gate_proj, down_proj: matched by name
 }
 
 TEST(AuditAnchors, TurboMuonMatchesAnIndependentAolImplementationAgainstTheOriginalPolar) {
@@ -102,6 +109,11 @@ TEST(AuditAnchors, TurboMuonMatchesAnIndependentAolImplementationAgainstTheOrigi
     EXPECT_EQ(t.matrix.exact_rms, t.matrix.rms);
     EXPECT_FALSE(t.matrix.exact_from_spectrum);
     EXPECT_FALSE(t.spectral.applicable);
+    if (row.weight.pattern == "model.layers.*.self_attn.q_proj") {
+      // An orthogonal input: AOL scales it to sigma = 1, where the "aol" set's first step is
+      // p_1(1) = -0.585 and the four steps end near -1: Turbo-Muon returns about -U V^T.
+      EXPECT_GT(expected, 1.9);
+    }
     if (row.weight.pattern == "model.layers.*.mlp.down_proj") {
       // The spread input makes the reference discriminating: diag(s) B's polar factor is far
       // from B's, so an audit measuring against the wrong one would miss the 1e-9 above.
@@ -120,7 +132,7 @@ TEST(AuditAnchors, TurboMuonMatchesAnIndependentAolImplementationAgainstTheOrigi
     EXPECT_NE(t16.matrix.rms, t.matrix.rms) << "bf16 not applied";
     ++checked;
   }
-  EXPECT_EQ(checked, 3);
+  EXPECT_EQ(checked, 4);
 }
 
 TEST(AuditAnchors, CostColumnIsTheCostModelsAtTheKeyShape) {
