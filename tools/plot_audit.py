@@ -35,8 +35,9 @@ def short_label(pattern):
 
 
 def schedule_colours(plt, count):
-    """tab10 without its red, which marks unsafe schedules; one colour per schedule."""
-    colours = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 3]
+    """tab10 without its red (which marks unsafe schedules) and its grey (which the cost view's
+    legend uses for marker kinds); one colour per schedule."""
+    colours = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i not in (3, 7)]
     return [colours[j % len(colours)] for j in range(count)]
 
 
@@ -52,6 +53,14 @@ def source_text(prov):
     if prov.get("spectra", "") == "user matrices":
         return "user matrices"
     return f"{prov.get('samples', '?')} sampled spectra/shape"
+
+
+def save(fig, path):
+    """The same audit gives the same file: no date in an SVG, fixed element ids."""
+    if path.endswith(".svg"):
+        fig.savefig(path, metadata={"Date": None})
+    else:
+        fig.savefig(path)
 
 
 def plot_layers(plt, ticker, Patch, audit, rows, path):
@@ -106,7 +115,7 @@ def plot_layers(plt, ticker, Patch, audit, rows, path):
     fig.suptitle(f"rootopt audit: {prov.get('model_name', '?')}  ({source_text(prov)}, "
                  f"seed {prov.get('seed', '?')})", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path)
+    save(fig, path)
     plt.close(fig)
 
 
@@ -137,15 +146,21 @@ def plot_cost(plt, ticker, Line2D, audit, rows, path):
         for j, res in enumerate(row["results"]):
             # A fallback is another schedule's coefficients: drawn smaller and on top, so the
             # schedule it falls back to stays visible around it.
+            # The table's recipe, the point of the audit, is a star.
             size, order = (18, 4) if res["fallback"] else (46, 3)
+            table = res["schedule"] == "table"
+            if table:
+                size *= 3
             point = (res["cost"], max(res["matrix"]["rms"], 1e-12))
             if res["unsafe"]:
                 ax.scatter(*point, s=150, facecolors="none", edgecolors="red", linewidths=1.5,
                            zorder=2)
-            ax.scatter(*point, s=size, color=colours[j], zorder=order)
+            ax.scatter(*point, s=size, color=colours[j], marker="*" if table else "o",
+                       zorder=order)
             if res["spectral"]["rms"] is not None:
-                ax.scatter(res["cost"], max(res["spectral"]["rms"], 1e-12), s=size, marker="D",
-                           facecolors="none", edgecolors=colours[j], linewidths=1.2, zorder=order)
+                ax.scatter(res["cost"], max(res["spectral"]["rms"], 1e-12), s=size,
+                           marker="*" if table else "D", facecolors="none",
+                           edgecolors=colours[j], linewidths=1.2, zorder=order)
             if res["schedule"] == "polar-express":
                 ax.axvline(res["cost"], color="grey", linestyle="--", linewidth=0.8, zorder=1)
                 ax.axhline(res["matrix"]["rms"], color="grey", linestyle="--", linewidth=0.8,
@@ -165,7 +180,8 @@ def plot_cost(plt, ticker, Line2D, audit, rows, path):
         ax.set_ylabel("RMS error", fontsize=8)
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
-    handles = [Line2D([], [], linestyle="none", marker="o", color=colours[j], label=name)
+    handles = [Line2D([], [], linestyle="none", marker="*" if name == "table" else "o",
+                      markersize=11 if name == "table" else 6, color=colours[j], label=name)
                for j, name in enumerate(schedules)]
     handles += [Line2D([], [], linestyle="none", marker="o", color="grey",
                        label=f"{precision} recipe vs fp64 SVD (matrix level)"),
@@ -181,7 +197,7 @@ def plot_cost(plt, ticker, Line2D, audit, rows, path):
                  "dashed: Polar Express; below and left of it = more precise and cheaper",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0.05 + 0.03 * ((len(handles) - 1) // 5), 1, 1))
-    fig.savefig(path)
+    save(fig, path)
     plt.close(fig)
 
 
@@ -192,6 +208,7 @@ def main(argv):
     try:
         import matplotlib
         matplotlib.use("Agg")
+        matplotlib.rcParams["svg.hashsalt"] = "rootopt-audit"
         import matplotlib.pyplot as plt
         from matplotlib import ticker
         from matplotlib.lines import Line2D
