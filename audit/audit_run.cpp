@@ -11,11 +11,11 @@
 #include "parallel.h"
 #include "provenance.h"
 #include "rootopt/audit.h"
+#include "rootopt/cost_model.h"
 #include "rootopt/spectrum_family.h"
 #include "schedule_set.h"
 #include "seeding.h"
 #include "spectral_audit.h"
-#include "standin.h"
 
 namespace rootopt {
 namespace audit {
@@ -55,7 +55,7 @@ int64_t matrix_cost(Shape s, const std::vector<ResolvedSchedule>& schedules) {
   const double polar_express = 5 * (2 * r * r * c + r * r * r);
   double relative = 0;
   for (const ResolvedSchedule& schedule : schedules)
-    relative += standin::recipe_cost(schedule.recipe, s, standin::CostProfile::cpu);
+    relative += recipe_cost(schedule.recipe, s, Precision::bf16, kCpuProfile);
   const double svds = 8 * r * r * c * double(schedules.size() + 1) / 2;
   return 1 + int64_t((polar_express * relative + svds) / double(1 << 20));
 }
@@ -134,7 +134,7 @@ ScheduleAudit summarise(const Unit& unit, size_t j, double bound,
   const ResolvedSchedule& resolved = unit.schedules[j];
   out.schedule = resolved.name;
   out.recipe = resolved.recipe.describe();
-  out.cost = standin::recipe_cost(resolved.recipe, unit.key);
+  out.cost = recipe_cost(resolved.recipe, unit.key, Precision::bf16, kGpuProfile);
   out.origin = resolved.origin;
   out.fallback = resolved.fallback;
   // The envelope is a property of the coefficients on [0, 1], whatever the normalization (each

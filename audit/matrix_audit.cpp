@@ -5,7 +5,6 @@
 
 #include "check.h"
 #include "rootopt/spectrum_family.h"
-#include "standin.h"
 
 namespace rootopt::audit {
 
@@ -18,7 +17,7 @@ MatrixRun run_schedules(const Eigen::MatrixXd& matrix, const PolarFactor& refere
   MatrixRun run;
   for (const ResolvedSchedule& schedule : schedules) {
     const MatrixError error =
-        matrix_error(standin::newton_schulz(matrix, schedule.recipe, precision), reference);
+        matrix_error(newton_schulz(matrix, schedule.recipe, precision), reference);
     run.errors.push_back(error);
     if (schedule.spectral())
       run.exact_rms.push_back(spectral_error(schedule.recipe, spectrum).rms);
@@ -26,8 +25,7 @@ MatrixRun run_schedules(const Eigen::MatrixXd& matrix, const PolarFactor& refere
       run.exact_rms.push_back(error.rms);
     else
       run.exact_rms.push_back(
-          matrix_error(standin::newton_schulz(matrix, schedule.recipe, Precision::fp64), reference)
-              .rms);
+          matrix_error(newton_schulz(matrix, schedule.recipe, Precision::fp64), reference).rms);
   }
   return run;
 }

@@ -83,7 +83,8 @@ void add_audit_command(CLI::App& app) {
          "Built-in schedules (as deployed) and anchors to compare, comma list of: " + names)
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--precision", args->precision, "Matrix-level arithmetic: bf16, fp32 or fp64")
+  cmd->add_option("--precision", args->precision,
+                  "Matrix-level working precision: bf16, tf32, fp32 or fp64")
       ->capture_default_str();
   cmd->add_option("--matrices", o.matrices_path,
                   "HDF5 file of captured 2-D matrices to audit instead of sampled ones")

@@ -46,7 +46,7 @@ struct AuditOptions {
   // Built-ins (as deployed: Frobenius, standard form) and anchors (audit_schedule_names()).
   std::vector<std::string> schedules = {"muon",       "polar-express",        "you",
                                         "root-paper", kPolarExpressSchatten8, kTurboMuon};
-  Precision precision = Precision::bf16;  // of the matrix-level Newton-Schulz runs
+  Precision precision = Precision::bf16;  // working precision of the matrix-level runs
   std::string matrices_path;   // user matrices (HDF5); empty: sampled spectra and matrices
   int64_t samples = 64;        // spectra per shape (spectral level)
   int64_t matrix_samples = 4;  // matrices per shape (matrix level): the first min(this, samples)

@@ -12,9 +12,9 @@
 #include "audit_test_support.h"
 #include "reference_recipes.h"
 #include "rootopt/audit.h"
+#include "rootopt/cost_model.h"
 #include "rootopt/error.h"
 #include "schedule_set.h"
-#include "standin.h"
 
 namespace rootopt {
 namespace {
@@ -146,7 +146,8 @@ TEST(AuditAnchors, CostColumnIsTheCostModelsAtTheKeyShape) {
       const std::vector<audit::ResolvedSchedule> resolved = set.resolve(row.weight.key());
       for (size_t j = 0; j < row.results.size(); ++j) {
         const ScheduleAudit& r = row.results[j];
-        EXPECT_EQ(r.cost, audit::standin::recipe_cost(resolved[j].recipe, row.weight.key()))
+        EXPECT_EQ(r.cost,
+                  recipe_cost(resolved[j].recipe, row.weight.key(), Precision::bf16, kGpuProfile))
             << r.schedule;
         // Independently: standard-form steps all cost the same GEMMs, so K standard steps cost
         // K/5 of Polar Express's 5 (AOL and Schatten-8 reuse step 1's Gram products).
