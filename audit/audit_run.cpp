@@ -10,14 +10,14 @@
 #include "check.h"
 #include "matrix_audit.h"
 #include "matrix_matching.h"
-#include "parallel.h"
+#include "matrix_seed.h"
 #include "provenance.h"
 #include "rootopt/audit.h"
 #include "rootopt/cost_model.h"
 #include "rootopt/spectrum_family.h"
 #include "schedule_set.h"
-#include "seeding.h"
 #include "spectral_audit.h"
+#include "tasks.h"
 
 namespace rootopt {
 namespace audit {
@@ -41,8 +41,8 @@ void validate(const AuditOptions& o) {
                 o.samples);
   ROOTOPT_CHECK(o.matrix_samples >= 1 && o.matrix_samples <= 10000,
                 "--matrix-samples must be in 1..10000, got ", o.matrix_samples);
-  ROOTOPT_CHECK(o.proxy_rank >= 2 && o.proxy_rank <= 4096, "--proxy-rank must be in 2..4096, got ",
-                o.proxy_rank);
+  ROOTOPT_CHECK(o.proxy_rank >= 2 && o.proxy_rank <= kMaxProxyRank, "--proxy-rank must be in 2..",
+                kMaxProxyRank, ", got ", o.proxy_rank);
   ROOTOPT_CHECK(o.envelope_bound == 0 || (o.envelope_bound >= 1 && std::isfinite(o.envelope_bound)),
                 "--envelope-bound must be 0 (the default) or a finite bound >= 1, got ",
                 o.envelope_bound);
@@ -188,7 +188,7 @@ AuditReport run_audit(const AuditOptions& requested, const AuditProgress& progre
       schedules.table() ? table_envelope_bound(*schedules.table()) : std::nullopt;
   report.envelope_bound = options.envelope_bound > 0 ? options.envelope_bound
                           : table_bound              ? *table_bound
-                                                     : kDefaultAuditEnvelopeBound;
+                                                     : kDefaultEnvelopeBound;
   std::optional<UserMatrices> user;
   if (!options.matrices_path.empty()) user = load_user_matrices(options.matrices_path, model);
   const SpectrumMixture mixture = SpectrumMixture::default_mixture();
@@ -208,7 +208,7 @@ AuditReport run_audit(const AuditOptions& requested, const AuditProgress& progre
       unit->key = weight.key();
       unit->datasets = datasets;
       unit->schedules = schedules.resolve(unit->key);
-      unit->run_shape = audit_proxy_shape(unit->key, options.proxy_rank);
+      unit->run_shape = proxy_shape(unit->key, options.proxy_rank);
       found = index.emplace(key, int64_t(units.size())).first;
       units.push_back(std::move(unit));
     }

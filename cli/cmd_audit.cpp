@@ -102,7 +102,8 @@ void add_audit_command(CLI::App& app) {
                   "Steps of the built-ins and polar-express-schatten8 (0: 5; turbo-muon: always 4)")
       ->capture_default_str();
   cmd->add_option("--envelope-bound", o.envelope_bound,
-                  "Unsafe above this envelope (0: the table's attribute, else 1.3)")
+                  fmt::format("Unsafe above this envelope (0: the table's attribute, else {})",
+                              kDefaultEnvelopeBound))
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_option("--out", args->out,

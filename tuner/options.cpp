@@ -45,8 +45,10 @@ void TuneOptions::validate() const {
   ROOTOPT_CHECK(search.constraint_grid >= 8, "constraint_grid = ", search.constraint_grid);
   ROOTOPT_CHECK(search.points_per_spectrum >= 1,
                 "points_per_spectrum = ", search.points_per_spectrum);
-  ROOTOPT_CHECK(validation.matrices >= 0 && validation.max_rank >= 1,
-                "validation matrices/max_rank out of range");
+  ROOTOPT_CHECK(validation.matrices >= 0, "validation matrices = ", validation.matrices);
+  ROOTOPT_CHECK(validation.max_rank >= 2 && validation.max_rank <= kMaxProxyRank,
+                "validation proxy rank must be in 2..", kMaxProxyRank, ", got ",
+                validation.max_rank);
 }
 
 TuneOptions default_tune_options() {

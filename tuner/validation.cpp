@@ -33,13 +33,6 @@ void add_spectral_metrics(const std::string& prefix, const Schedule& schedule,
   metrics[prefix + "heldout_real_rms"] = mean_rms(schedule, heldout.real);
 }
 
-Shape proxy_shape(Shape shape, int64_t max_rank) {
-  const Shape c = shape.canonical();
-  if (c.rows <= max_rank) return c;
-  const double aspect = double(c.cols) / double(c.rows);
-  return {max_rank, std::max<int64_t>(max_rank, std::llround(double(max_rank) * aspect))};
-}
-
 MatrixValidation prepare_matrix_validation(Shape shape, const TuneOptions& options) {
   MatrixValidation v;
   v.proxy = proxy_shape(shape, options.validation.max_rank);

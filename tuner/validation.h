@@ -33,9 +33,7 @@ struct MatrixValidation {
   std::vector<Eigen::MatrixXd> matrices;
   std::vector<PolarFactor> references;
 };
-// Same aspect ratio, rank at most max_rank.
-Shape proxy_shape(Shape shape, int64_t max_rank);
-// options.validation.matrices matrices at the proxy shape, alternating between held-out mixture
+// options.validation.matrices matrices at the proxy shape (proxy_shape, shape.h), alternating between held-out mixture
 // and held-out real spectra (when configured), with their SVD polar factors.
 MatrixValidation prepare_matrix_validation(Shape shape, const TuneOptions& options);
 

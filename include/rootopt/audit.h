@@ -19,16 +19,13 @@
 #include <utility>
 #include <vector>
 
+#include "rootopt/coefficient_table.h"
 #include "rootopt/model_config.h"
 #include "rootopt/precision.h"
 #include "rootopt/recipe.h"
 #include "rootopt/shape.h"
 
 namespace rootopt {
-
-// Envelope bound used when neither the options nor the table give one: the bound the tuner
-// enforces by default (issue 3), so "unsafe" means "outside what a tuned table may do".
-inline constexpr double kDefaultAuditEnvelopeBound = 1.3;
 
 // Anchors the audit compares against besides the built-in schedules (issue 9):
 //   polar-express-schatten8: Polar Express's coefficients under Schatten-8 normalization, the
@@ -117,7 +114,9 @@ struct AuditRow {
 struct AuditReport {
   std::vector<std::string> schedules;  // column order ("table" first when a table was given)
   std::vector<AuditRow> rows;          // model weight order
-  double envelope_bound = kDefaultAuditEnvelopeBound;
+  // When neither the options nor the table give one: the bound the tuner enforces by default, so
+  // "unsafe" means "outside what a tuned table may do".
+  double envelope_bound = kDefaultEnvelopeBound;
   // Ordered key/value provenance: files and their SHA-256, seed, samples, precision, version...
   std::vector<std::pair<std::string, std::string>> provenance;
 };
@@ -133,9 +132,6 @@ AuditReport run_audit(const AuditOptions& options, const AuditProgress& progress
 // The seed of everything sampled for canonical shape `key`: spectra are
 // SpectrumMixture::default_mixture().sample_many(key, audit_shape_seed(seed, key), samples).
 uint64_t audit_shape_seed(uint64_t seed, Shape key);
-// The shape matrix-level iterations run on for canonical `key`: `key` itself when its rank is at
-// most `proxy_rank`, else proxy_rank x round(cols * proxy_rank / rows) (same aspect ratio).
-Shape audit_proxy_shape(Shape key, int64_t proxy_rank);
 
 // Aligned plain-text table of the report (one line per weight and schedule; "n/a" where a
 // level does not apply).

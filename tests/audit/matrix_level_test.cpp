@@ -18,7 +18,7 @@ namespace {
 // reference_recipes.h, mean RMS over the proxy spectra of the first matrix samples.
 double proxy_prediction(const test::ReferenceRecipe& recipe, Shape key, const AuditOptions& o) {
   const SpectrumMixture mixture = SpectrumMixture::default_mixture();
-  const Shape proxy = audit_proxy_shape(key, o.proxy_rank);
+  const Shape proxy = proxy_shape(key, o.proxy_rank);
   std::vector<std::vector<double>> spectra;
   for (int64_t i = 0; i < o.matrix_samples; ++i) {
     Spectrum s = mixture.sample(key, audit_shape_seed(o.seed, key), i);
@@ -37,7 +37,7 @@ TEST(AuditMatrix, Fp64IterationsEqualTheExactMapOnTheSameMatrices) {
     for (const ScheduleAudit& r : row.results) {
       const Shape key = row.weight.key();
       EXPECT_TRUE(r.matrix.proxy) << "every shape of root-shapes.json exceeds proxy rank 32";
-      EXPECT_EQ(r.matrix.shape, audit_proxy_shape(key, o.proxy_rank));
+      EXPECT_EQ(r.matrix.shape, proxy_shape(key, o.proxy_rank));
       EXPECT_EQ(r.matrix.shape.rows, 32);
       EXPECT_NEAR(double(r.matrix.shape.cols) / 32, double(key.cols) / double(key.rows), 1.0 / 32);
       EXPECT_EQ(r.matrix.matrices, o.matrix_samples);

@@ -96,7 +96,7 @@ TEST(AuditSpectral, SchedulesMatchIndependentRecursionOnTheSameSpectra) {
     }
   }
   EXPECT_EQ(checked, 7 * 6);
-  EXPECT_EQ(report.envelope_bound, kDefaultAuditEnvelopeBound);
+  EXPECT_EQ(report.envelope_bound, kDefaultEnvelopeBound);
 }
 
 TEST(AuditSpectral, TurboMuonsFirstStepFlipsTheTopOfTheIntervalAndIsFlagged) {
