@@ -96,6 +96,33 @@ SpectralError spectral_error(const Schedule& schedule, const Spectrum& s) {
   return err;
 }
 
+Spectrum normalized(const Spectrum& frobenius_normalized, Normalization normalization) {
+  const Spectrum& s = frobenius_normalized;
+  ROOTOPT_CHECK(!s.empty(), "normalized: empty spectrum");
+  ROOTOPT_CHECK(normalization != Normalization::aol,
+                "normalized: 'aol' changes the singular vectors and has no spectral model");
+  double largest = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    ROOTOPT_CHECK(std::isfinite(s[i]) && s[i] >= 0, "normalized: singular value ", i, " = ", s[i],
+                  " is negative or not finite");
+    largest = std::max(largest, s[i]);
+  }
+  if (normalization == Normalization::frobenius || largest == 0) return s;
+  // ||s||_p = max * (sum (s_i / max)^p)^(1/p): the ratios are <= 1, so no power under- or
+  // overflows whatever the scale of s.
+  const int p = schatten_order(normalization);
+  double sum = 0;
+  for (double v : s) sum += std::pow(v / largest, p);
+  const double norm = largest * std::pow(sum, 1.0 / p);
+  Spectrum out(s.size());
+  for (size_t i = 0; i < s.size(); ++i) out[i] = s[i] / norm;
+  return out;
+}
+
+SpectralError spectral_error(const Recipe& recipe, const Spectrum& frobenius_normalized) {
+  return spectral_error(recipe.schedule, normalized(frobenius_normalized, recipe.normalization));
+}
+
 Envelope envelope(const Schedule& schedule, const EnvelopeOptions& options) {
   return extremes(schedule.steps(), 0.0, 1.0, options);
 }

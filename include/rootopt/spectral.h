@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "rootopt/recipe.h"
 #include "rootopt/schedule.h"
 
 namespace rootopt {
@@ -24,6 +25,20 @@ struct SpectralError {
   double max_value = 0;  // max p(s_i)
 };
 SpectralError spectral_error(const Schedule& schedule, const Spectrum& s);
+
+// The spectrum step 1 receives under `normalization`: a Frobenius-normalised spectrum divided by
+// its Schatten-p norm ||s||_p = (sum s_i^p)^(1/p), p = 4 (schatten4) or 8 (schatten8), which
+// puts the top value near 1 (issue 9; docs/recipes.md, "Normalization"). frobenius returns `s`
+// unchanged (it is already divided by ||s||_2; dividing again would only perturb the last bits).
+// An all-zero spectrum stays zero (the runtime uses alpha = 1 there). Throws for aol (it changes
+// the singular vectors: no spectral model), an empty spectrum or a negative/non-finite value.
+Spectrum normalized(const Spectrum& frobenius_normalized, Normalization normalization);
+
+// Exact-arithmetic error of a recipe on a Frobenius-normalised spectrum: the schedule's composed
+// map applied to normalized(s, recipe.normalization). The form, restarts and precision tail do
+// not change exact arithmetic (the Gram form is the same map), so they are ignored here; the
+// matrix-level emulation (matrix_reference.h) is where they show.
+SpectralError spectral_error(const Recipe& recipe, const Spectrum& frobenius_normalized);
 
 // Extremes of the composed map over all of s in [0, 1]. Computed on a fine uniform grid, then
 // refined around every local extremum with golden-section search, because the composition of

@@ -2,9 +2,11 @@
 // against dense brute-force grids.
 #include <gtest/gtest.h>
 
+#include <Eigen/Dense>
 #include <cmath>
 #include <random>
 
+#include "rootopt/error.h"
 #include "rootopt/spectral.h"
 
 namespace rootopt {
@@ -156,6 +158,126 @@ TEST(StepMinima, TerminatesOnAstronomicallyWideInputRange) {
   ASSERT_EQ(minima.size(), 2u);
   EXPECT_EQ(minima[0], 0.0);
   EXPECT_NEAR(minima[1] / -1e20, 1.0, 1e-9);
+}
+
+// Frobenius-normalised singular values of a random Gaussian matrix (Eigen's Jacobi SVD: a
+// different algorithm and library than the LAPACK dgesdd the rest of rootopt uses), and the
+// Schatten-4/8 norms the runtime's way, from Gram products of the matrix itself:
+// ||s||_4 = ||A||_F^(1/2), ||s||_8 = ||A^2||_F^(1/4) with A = X X^T, in long double.
+struct RandomMatrixSpectrum {
+  Spectrum s;
+  long double schatten4 = 0, schatten8 = 0;
+};
+RandomMatrixSpectrum random_matrix_spectrum(int64_t rows, int64_t cols, uint64_t seed,
+                                            double rank_one_boost) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  Eigen::MatrixXd x = Eigen::MatrixXd::NullaryExpr(rows, cols, [&]() { return normal(rng); });
+  // A dominant direction makes the spectrum near rank-1 (sigma_max / ||s||_8 -> 1).
+  x += rank_one_boost * Eigen::VectorXd::Ones(rows) * Eigen::RowVectorXd::Ones(cols);
+  x /= x.norm();
+  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(x);
+  RandomMatrixSpectrum out;
+  out.s.assign(svd.singularValues().data(),
+               svd.singularValues().data() + svd.singularValues().size());
+  using LongMatrix = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
+  const LongMatrix xl = x.cast<long double>();
+  const LongMatrix a = xl * xl.transpose();
+  const LongMatrix a2 = a * a;
+  out.schatten4 = std::sqrt(a.norm());
+  out.schatten8 = std::sqrt(std::sqrt(a2.norm()));
+  return out;
+}
+
+// Derivative of the composed map at s (chain rule), for error propagation in the tolerances.
+double composed_slope(const Schedule& schedule, double s) {
+  double slope = 1;
+  for (const QuinticStep& st : schedule.steps()) {
+    const double s2 = s * s;
+    slope *= st.a + 3 * st.b * s2 + 5 * st.c * s2 * s2;
+    s = st(s);
+  }
+  return slope;
+}
+
+TEST(Normalized, DividesByTheSchattenNormOfTheMatrix) {
+  for (const auto& [rows, cols, boost] :
+       {std::tuple{40, 100, 0.0}, std::tuple{64, 64, 0.0}, std::tuple{30, 300, 0.5}}) {
+    const RandomMatrixSpectrum m = random_matrix_spectrum(rows, cols, 7 + rows, boost);
+    // fp64 rounding of sums of <= 64 terms and a few roots: ~1e-15 relative.
+    for (const auto& [normalization, norm] : {std::pair{Normalization::schatten4, m.schatten4},
+                                              std::pair{Normalization::schatten8, m.schatten8}}) {
+      const Spectrum n = normalized(m.s, normalization);
+      ASSERT_EQ(n.size(), m.s.size());
+      for (size_t i = 0; i < n.size(); ++i)
+        EXPECT_NEAR(n[i], double(m.s[i] / norm), 1e-13) << to_string(normalization) << " " << i;
+      // sigma_max <= ||s||_8 <= ||s||_4 <= ||s||_2 = 1.
+      EXPECT_LE(n.front(), 1.0 + 1e-15);
+    }
+    EXPECT_GE(normalized(m.s, Normalization::schatten8).front(),
+              normalized(m.s, Normalization::schatten4).front());
+    EXPECT_GT(normalized(m.s, Normalization::schatten4).front(), m.s.front());
+    EXPECT_EQ(normalized(m.s, Normalization::frobenius), m.s);  // already divided by ||s||_2
+  }
+  // Rank 1: every Schatten norm is the one singular value.
+  EXPECT_EQ(normalized({0.25, 0, 0}, Normalization::schatten8), (Spectrum{1.0, 0, 0}));
+  EXPECT_EQ(normalized({0, 0}, Normalization::schatten4), (Spectrum{0, 0}));  // alpha = 1
+  EXPECT_THROW(normalized({0.5, 0.5}, Normalization::aol), Error);
+  EXPECT_THROW(normalized({}, Normalization::schatten8), Error);
+  EXPECT_THROW(normalized({0.5, -0.5}, Normalization::schatten8), Error);
+  EXPECT_THROW(normalized({0.5, NAN}, Normalization::schatten4), Error);
+}
+
+// The recipe's exact error is the composed map on s / ||s||_p: checked against the long-double
+// recursion at s_i / alpha with alpha from the matrix's Gram products (not from s). Tolerance:
+// alpha agrees to ~1e-15 relative, which moves p(x) by |p'(x)| x 1e-15, plus the map's own fp64
+// evaluation error; both are computed per value and doubled.
+TEST(Normalized, RecipeErrorIsTheMapOnTheNormalizedSpectrum) {
+  const RandomMatrixSpectrum m = random_matrix_spectrum(48, 160, 3, 0.0);
+  for (const char* name : {"polar-express", "muon", "you"}) {
+    for (const auto& [normalization, alpha] : {std::pair{Normalization::frobenius, 1.0L},
+                                               std::pair{Normalization::schatten4, m.schatten4},
+                                               std::pair{Normalization::schatten8, m.schatten8}}) {
+      Recipe recipe = builtin_recipe(name, {48, 160});
+      recipe.normalization = normalization;
+      long double sum = 0, max_dev = 0, mn = 1e30L, mx = -1e30L, tolerance = 0;
+      for (double v : m.s) {
+        const double x = double(v / alpha);
+        const long double p = reference_map(recipe.schedule, x);
+        sum += (p - 1) * (p - 1);
+        max_dev = std::max(max_dev, std::abs(p - 1));
+        mn = std::min(mn, p), mx = std::max(mx, p);
+        tolerance = std::max<long double>(
+            tolerance, 2 * (std::abs(composed_slope(recipe.schedule, x)) * x * 1e-15 +
+                            fp64_error_bound(recipe.schedule, x)));
+      }
+      const SpectralError e = spectral_error(recipe, m.s);
+      const std::string what = std::string(name) + " " + to_string(normalization);
+      EXPECT_NEAR(e.rms, double(std::sqrt(sum / m.s.size())), double(tolerance)) << what;
+      EXPECT_NEAR(e.max_dev, double(max_dev), double(tolerance)) << what;
+      EXPECT_NEAR(e.min_value, double(mn), double(tolerance)) << what;
+      EXPECT_NEAR(e.max_value, double(mx), double(tolerance)) << what;
+      // Form, restarts and tail are execution details: exact arithmetic is unchanged.
+      Recipe gram = recipe;
+      gram.form = IterationForm::gram;
+      gram.restarts = {2};
+      gram.tail_steps = 1;
+      const SpectralError g = spectral_error(gram, m.s);
+      EXPECT_EQ(g.rms, e.rms) << what;
+      EXPECT_EQ(g.max_value, e.max_value) << what;
+    }
+    // A Frobenius recipe is the schedule as before recipes existed, bit for bit.
+    const Recipe frobenius = builtin_recipe(name, {48, 160});
+    EXPECT_EQ(spectral_error(frobenius, m.s).rms, spectral_error(frobenius.schedule, m.s).rms);
+  }
+  // Schatten-8 puts the top singular value near 1, where Polar Express converges: better here.
+  Recipe pe8 = builtin_recipe("polar-express", {48, 160});
+  pe8.normalization = Normalization::schatten8;
+  EXPECT_LT(spectral_error(pe8, m.s).rms,
+            spectral_error(builtin_recipe("polar-express", {48, 160}), m.s).rms);
+  Recipe aol = pe8;
+  aol.normalization = Normalization::aol;
+  EXPECT_THROW(spectral_error(aol, m.s), Error);
 }
 
 }  // namespace
