@@ -66,7 +66,7 @@ TEST_F(RunTuning, InterruptKeepsFinishedShapesAndResumeCompletes) {
   const auto before = std::filesystem::last_write_time(run.out_path);
   EXPECT_THROW(run_tuning(run, other), Error);
   TuneOptions steps = o;
-  steps.steps = 4;
+  steps.recipes.steps = 4;
   EXPECT_THROW(run_tuning(run, steps), Error);
   EXPECT_EQ(std::filesystem::last_write_time(run.out_path), before);
 }

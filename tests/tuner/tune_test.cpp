@@ -27,7 +27,7 @@ TEST(TuneShape, RecoversAnalyticOneStepOptimum) {
   auto mixture = std::make_shared<SpectrumMixture>();
   mixture->add(std::make_shared<testing::FixedSpectrum>(values), 1);
   o.mixture = mixture;
-  o.steps = 1;
+  o.recipes.steps = 1;
   o.search.local_max_evals = 1000;
   o.validation.enabled = false;
   for (TuneMode mode : {TuneMode::per_step, TuneMode::shared}) {
@@ -169,8 +169,8 @@ TEST(TuneOptions, RejectsInvalidValues) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
-  expect_invalid([](TuneOptions& o) { o.steps = 0; }, "--steps");
-  expect_invalid([](TuneOptions& o) { o.steps = 1000; }, "--steps");
+  expect_invalid([](TuneOptions& o) { o.recipes.steps = -1; }, "step count");
+  expect_invalid([](TuneOptions& o) { o.recipes.steps = 1000; }, "step count");
   expect_invalid([](TuneOptions& o) { o.samples = 0; }, "--samples");
   expect_invalid([](TuneOptions& o) { o.envelope_bound = 0.99; }, "--envelope");
   expect_invalid([](TuneOptions& o) { o.envelope_bound = NAN; }, "--envelope");
