@@ -16,15 +16,34 @@
 namespace rootopt {
 namespace {
 
+// Spectra grouped by source: the `model_id` attribute tools/capture_spectra.py writes into each
+// file (one model may span files: runs with other optimizers or later steps), else the file.
 struct CapturedSpectra {
-  std::vector<Spectrum> spectra;   // normalised, descending
-  std::vector<std::string> names;  // "<file>:<dataset>"
+  std::vector<Spectrum> spectra;               // normalised, descending
+  std::vector<std::string> names;              // "<file>:<dataset>"
+  std::vector<std::string> sources;            // distinct sources, in order of first appearance
+  std::vector<std::vector<size_t>> by_source;  // indices into `spectra`, per source
 };
+
+std::string source_of(hid_t file, const std::string& path) {
+  if (h5::has_attribute(file, "model_id") &&
+      h5::attribute_type_class(file, "model_id", path) == H5T_STRING)
+    return h5::read_string_attribute(file, "model_id", path);
+  return path;
+}
 
 // Every 1-D float dataset is one spectrum; every 2-D float dataset a matrix whose spectrum is
 // computed (HDF5 stores row-major: dims[0] rows, dims[1] columns).
 void read_spectra(const std::string& path, CapturedSpectra& out) {
   const h5::Id file = h5::open_file(path);
+  const std::string source = source_of(file, path);
+  auto known = std::find(out.sources.begin(), out.sources.end(), source);
+  if (known == out.sources.end()) {
+    out.sources.push_back(source);
+    out.by_source.emplace_back();
+    known = out.sources.end() - 1;
+  }
+  std::vector<size_t>& members = out.by_source[size_t(known - out.sources.begin())];
   for (const std::string& name : h5::list_datasets(file)) {
     const h5::Id dataset = h5::open_dataset(file, name, path);
     if (h5::type_class(dataset) != H5T_FLOAT) continue;
@@ -47,6 +66,7 @@ void read_spectra(const std::string& path, CapturedSpectra& out) {
       ROOTOPT_FAIL(what, ": not a usable spectrum: ", e.what());
     }
     out.names.push_back(what);
+    members.push_back(out.spectra.size() - 1);
   }
 }
 
@@ -58,14 +78,26 @@ class CapturedFamily final : public SpectrumFamily {
     ROOTOPT_CHECK(!data_.spectra.empty(), "captured family '", spec_,
                   "': no 1-D or 2-D float dataset in ", files.front(),
                   files.size() > 1 ? " and the other files" : "");
+    // A source whose files held no spectrum is dropped, so every source can be drawn.
+    for (size_t i = data_.sources.size(); i-- > 0;) {
+      if (!data_.by_source[i].empty()) continue;
+      data_.sources.erase(data_.sources.begin() + std::ptrdiff_t(i));
+      data_.by_source.erase(data_.by_source.begin() + std::ptrdiff_t(i));
+    }
   }
   std::string name() const override { return "captured"; }
-  FamilyParams params() const override { return {{"spectra", double(data_.spectra.size())}}; }
+  FamilyParams params() const override {
+    return {{"spectra", double(data_.spectra.size())}, {"sources", double(data_.sources.size())}};
+  }
   std::string spec() const override { return spec_; }
   Spectrum sample(Shape shape, uint64_t seed) const override {
     ROOTOPT_CHECK(shape.rank() > 0, "captured: shape with a zero dimension: ", to_string(shape));
+    // A source first, then one of its spectra: every model weighs the same, however many
+    // spectra its capture run stored (one run would otherwise dominate the mixture).
     std::mt19937_64 rng(seed);
-    const auto pick = std::uniform_int_distribution<size_t>(0, data_.spectra.size() - 1)(rng);
+    const std::vector<size_t>& members =
+        data_.by_source[std::uniform_int_distribution<size_t>(0, data_.sources.size() - 1)(rng)];
+    const size_t pick = members[std::uniform_int_distribution<size_t>(0, members.size() - 1)(rng)];
     return rescale_spectrum(data_.spectra[pick], shape.rank());
   }
 

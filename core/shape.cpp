@@ -31,6 +31,19 @@ Shape parse_shape(const std::string& text) {
           parse_dimension(text.substr(sep + 1), text, "cols")};
 }
 
+std::vector<Shape> parse_shape_list(const std::string& text) {
+  std::vector<Shape> shapes;
+  size_t begin = 0;
+  for (;;) {
+    const size_t end = text.find(',', begin);
+    const std::string item = text.substr(begin, end == std::string::npos ? end : end - begin);
+    ROOTOPT_CHECK(!item.empty(), "shape list '", text, "': empty entry (form MxN,MxN,...)");
+    shapes.push_back(parse_shape(item));
+    if (end == std::string::npos) return shapes;
+    begin = end + 1;
+  }
+}
+
 std::string to_string(const Shape& shape) {
   return std::to_string(shape.rows) + "x" + std::to_string(shape.cols);
 }

@@ -6,20 +6,31 @@
 #include <cmath>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <set>
 #include <thread>
 
 #include "backend.h"
 #include "check.h"
+#include "rootopt/bf16.h"
 #include "state_file.h"
 #include "validation.h"
 
 namespace rootopt {
 
+RecipeLookup resolve_recipe(const CoefficientTable* table, const FallbackPolicy& fallback,
+                            Shape shape) {
+  if (table != nullptr) return table->lookup(shape, fallback);
+  RecipeLookup lookup;
+  lookup.recipe = named_fallback_recipe(fallback, shape);
+  lookup.requested = shape;
+  lookup.source = shape.canonical();
+  lookup.origin = RecipeLookup::Origin::named;
+  return lookup;
+}
+
 struct Optimizer::Impl {
   OptimizerConfig config;
-  std::optional<CoefficientTable> table;  // absent when config.table_path is empty
+  std::shared_ptr<const CoefficientTable> table;  // null: no table, every shape uses the fallback
   Hyperparams hyperparams;
   std::vector<ParamSpec> specs;
   std::vector<RecipeLookup> lookups;
@@ -38,19 +49,33 @@ struct Optimizer::Impl {
   }
 
   RecipeLookup resolve(Shape shape) const {
-    if (table) return table->lookup(shape, config.fallback);
-    RecipeLookup lookup;
-    lookup.recipe = named_fallback_recipe(config.fallback, shape);
-    lookup.requested = shape;
-    lookup.source = shape.canonical();
-    lookup.origin = RecipeLookup::Origin::named;
-    return lookup;
+    return resolve_recipe(table.get(), config.fallback, shape);
   }
 
   int64_t checked_id(int64_t id, const char* what) const {
     ROOTOPT_CHECK(id >= 0 && id < int64_t(specs.size()), what, ": parameter id ", id,
                   " is not registered (", specs.size(), " parameters)");
     return id;
+  }
+
+  // Why the CPU backend skipped parameter `id` (reads the host memory of gradient and momentum).
+  // A non-finite momentum can only come from the caller's own buffer (add_param, rebind):
+  // set_momentum and load_state refuse one. It blocks every later step until replaced, so it must
+  // not be reported as a bad gradient.
+  std::string skip_reason(int64_t id) const {
+    const std::vector<float> momentum = backend->read_momentum(id);
+    if (!std::all_of(momentum.begin(), momentum.end(), [](float v) { return std::isfinite(v); })) {
+      return "its momentum holds NaN or Inf (the momentum buffer given to add_param or rebind; "
+             "every step skips it until it is replaced)";
+    }
+    const ParamSpec& s = specs[size_t(id)];
+    for (int64_t i = 0; i < element_count(id); ++i) {
+      const float g = s.dtype == DType::fp32
+                          ? static_cast<const float*>(s.grad)[i]
+                          : bf16_bits_to_float(static_cast<const uint16_t*>(s.grad)[i]);
+      if (!std::isfinite(g)) return "its gradient holds NaN or Inf";
+    }
+    return "its momentum or Nesterov direction overflows to Inf";
   }
 
   int64_t element_count(int64_t id) const {
@@ -66,12 +91,14 @@ Optimizer::Optimizer(const OptimizerConfig& config) : impl_(std::make_unique<Imp
   ROOTOPT_CHECK(config.cpu_threads >= 0, "cpu_threads = ", config.cpu_threads,
                 " must be >= 0 (0: one per hardware thread)");
   d.hyperparams = config.hyperparams;
-  if (config.table_path.empty()) {
+  if (config.table) {
+    d.table = config.table;
+  } else if (!config.table_path.empty()) {
+    d.table = std::make_shared<const CoefficientTable>(CoefficientTable::load(config.table_path));
+  } else {
     ROOTOPT_CHECK(config.fallback.kind != FallbackPolicy::Kind::error,
                   "no coefficient table given (table_path is empty) and the fallback policy is "
                   "'error': every shape would fail");
-  } else {
-    d.table = CoefficientTable::load(config.table_path);
   }
   if (!d.table || config.fallback.kind == FallbackPolicy::Kind::named) {
     // Fails early on an unknown built-in name rather than at the first add_param.
@@ -110,8 +137,10 @@ int64_t Optimizer::add_param(const ParamSpec& spec) {
   if (lookup.origin != RecipeLookup::Origin::exact &&
       d.warned_shapes.insert(shape.canonical()).second) {
     const std::string what = "shape " + to_string(shape) + " (first: '" + spec.name + "')";
-    d.warn(d.table ? what + " is not in the coefficient table " + d.config.table_path + "; using " +
-                         lookup.description()
+    const std::string table = d.config.table_path.empty()
+                                  ? "coefficient table"
+                                  : "coefficient table " + d.config.table_path;
+    d.warn(d.table ? what + " is not in the " + table + "; using " + lookup.description()
                    : "no coefficient table: " + what + " uses " + lookup.description());
   }
   d.lookups.push_back(std::move(lookup));
@@ -156,7 +185,7 @@ void Optimizer::step(void* stream) {
   if (d.config.device == Device::cpu) {
     for (const int64_t id : d.backend->skipped_last_step()) {
       d.warn("step " + std::to_string(d.steps) + ": parameter '" + d.specs[size_t(id)].name +
-             "' skipped: its gradient holds NaN or Inf (momentum and weights untouched)");
+             "' skipped: " + d.skip_reason(id) + " (momentum and weights untouched)");
     }
   }
 }

@@ -2,6 +2,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <sstream>
+#include <string>
 
 #include "check.h"
 
@@ -18,15 +22,32 @@ const char* name_of(DType dtype) {
   return "invalid";
 }
 
+// The shortest decimal that reads back as exactly `value`, so a message never shows a value the
+// check did not see: 0.99999994f as "0.99999994", not as "1", and a float that underflowed to 0
+// as "0".
+std::string exact(float value) {
+  for (int digits = 1; digits < std::numeric_limits<float>::max_digits10; ++digits) {
+    std::ostringstream out;
+    out.precision(digits);
+    out << value;
+    if (std::strtof(out.str().c_str(), nullptr) == value) return out.str();
+  }
+  std::ostringstream out;
+  out.precision(std::numeric_limits<float>::max_digits10);
+  out << value;
+  return out.str();
+}
+
 }  // namespace
 
 void validate_hyperparams(const Hyperparams& h) {
-  ROOTOPT_CHECK(std::isfinite(h.lr) && h.lr >= 0, "hyperparameter lr = ", h.lr,
+  ROOTOPT_CHECK(std::isfinite(h.lr) && h.lr >= 0, "hyperparameter lr = ", exact(h.lr),
                 " must be finite and >= 0");
   ROOTOPT_CHECK(std::isfinite(h.momentum) && h.momentum >= 0 && h.momentum < 1,
-                "hyperparameter momentum = ", h.momentum, " must lie in [0, 1)");
+                "hyperparameter momentum = ", exact(h.momentum), " must lie in [0, 1)");
   ROOTOPT_CHECK(std::isfinite(h.weight_decay) && h.weight_decay >= 0,
-                "hyperparameter weight_decay = ", h.weight_decay, " must be finite and >= 0");
+                "hyperparameter weight_decay = ", exact(h.weight_decay),
+                " must be finite and >= 0");
   ROOTOPT_CHECK(double(h.lr) * double(h.weight_decay) <= 1.0,
                 "lr * weight_decay = ", double(h.lr) * double(h.weight_decay),
                 " must be <= 1 (the decay factor 1 - lr wd would flip the weights' sign)");
@@ -34,12 +55,12 @@ void validate_hyperparams(const Hyperparams& h) {
     case ThresholdMode::quantile:
       ROOTOPT_CHECK(std::isfinite(h.threshold_quantile) && h.threshold_quantile > 0 &&
                         h.threshold_quantile <= 1,
-                    "hyperparameter threshold_quantile = ", h.threshold_quantile,
+                    "hyperparameter threshold_quantile = ", exact(h.threshold_quantile),
                     " must lie in (0, 1]");
       break;
     case ThresholdMode::fixed:
       ROOTOPT_CHECK(std::isfinite(h.threshold_value) && h.threshold_value > 0,
-                    "hyperparameter threshold_value = ", h.threshold_value,
+                    "hyperparameter threshold_value = ", exact(h.threshold_value),
                     " must be finite and > 0 in fixed threshold mode");
       break;
     case ThresholdMode::off:

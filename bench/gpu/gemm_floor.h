@@ -20,9 +20,16 @@ class GemmFloor {
   // Returns the buffer holding X_K (x() or its ping-pong partner).
   void* run(const Schedule& schedule, cudaStream_t stream);
   void* x() const { return x_.get(); }  // bf16 X0 / X_K buffer (batch * rows * cols)
-  // The same buffers for the backend's own cuBLASLt plan (to time its GEMMs alone).
+  // The same buffers for the backend's own cuBLASLt plan of the Frobenius standard form (to time
+  // its GEMMs alone; that form needs no other buffer).
   cuda::PlanBuffers buffers(void* workspace, size_t workspace_bytes) const {
-    return {x_.get(), x_other_.get(), gram_.get(), poly_.get(), workspace, workspace_bytes};
+    cuda::PlanBuffers b;
+    b.x = x_.get();
+    b.x_other = x_other_.get();
+    b.gram = gram_.get();
+    b.poly = poly_.get();
+    b.workspace = {workspace, workspace_bytes};
+    return b;
   }
 
  private:

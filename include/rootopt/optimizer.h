@@ -46,7 +46,12 @@ struct Hyperparams {
 };
 
 struct OptimizerConfig {
-  std::string table_path;   // HDF5 coefficient table; empty: every shape uses `fallback`
+  std::string table_path;  // HDF5 coefficient table; empty: every shape uses `fallback`
+  // A table already loaded (CoefficientTable::load), shared by several optimizers so a framework
+  // that needs one runtime instance per device or parameter group reads and validates the file
+  // once. When set, it is used instead of loading `table_path`, which then only names the table
+  // in messages.
+  std::shared_ptr<const CoefficientTable> table;
   FallbackPolicy fallback;  // for shapes the table lacks (one warning per shape)
   Device device = Device::cpu;
   Hyperparams hyperparams;
@@ -79,6 +84,11 @@ struct StepReport {
   std::vector<std::string> skipped;  // parameters whose gradient held NaN/Inf: not updated,
                                      // momentum and weights untouched
 };
+
+// The recipe a shape gets: the table's entry (or its fallback) when `table` is not null, else the
+// named fallback schedule. What Optimizer::add_param resolves, without registering anything.
+RecipeLookup resolve_recipe(const CoefficientTable* table, const FallbackPolicy& fallback,
+                            Shape shape);
 
 class Optimizer {
  public:

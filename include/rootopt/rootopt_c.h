@@ -2,10 +2,16 @@
  *
  * Every function but rootopt_last_error and rootopt_cuda_available returns a rootopt_status; on
  * failure, rootopt_last_error() returns a message for the calling thread (valid until that
- * thread's next rootopt call). No C++ exception crosses this boundary. Structs are plain data
- * with fixed-width fields; enums are passed as int32_t with the ROOTOPT_* values below. Fill
- * config/hyperparameter structs with the *_defaults functions first, then change what you need,
- * so fields added later keep their defaults. */
+ * thread's next rootopt call). No C++ exception crosses this boundary. Enums are passed as
+ * int32_t with the ROOTOPT_* values below.
+ *
+ * Structs can grow: each starts with `struct_size`, the sizeof the struct had in the header the
+ * caller was compiled with, and the library reads and writes only that many bytes. Fill a struct
+ * with its *_defaults function first (which sets struct_size), then change what you need:
+ *     rootopt_config config;
+ *     rootopt_config_defaults(&config, sizeof config);
+ * A caller built against an older header (a smaller struct) gets the defaults for the fields it
+ * does not know; a struct larger than this library's (a newer header) is refused. */
 #ifndef ROOTOPT_ROOTOPT_C_H
 #define ROOTOPT_ROOTOPT_C_H
 
@@ -50,8 +56,13 @@ typedef int32_t rootopt_status;
 #define ROOTOPT_FALLBACK_ERROR 0
 #define ROOTOPT_FALLBACK_NEAREST 1
 #define ROOTOPT_FALLBACK_NAMED 2
+/* normalization of a named fallback schedule (docs/recipes.md) */
+#define ROOTOPT_NORMALIZATION_FROBENIUS 0
+#define ROOTOPT_NORMALIZATION_SCHATTEN4 1
+#define ROOTOPT_NORMALIZATION_SCHATTEN8 2
 
 typedef struct rootopt_hyperparams {
+  uint32_t struct_size; /* sizeof(rootopt_hyperparams) in the caller's header */
   float lr;
   float momentum;
   int32_t nesterov; /* 0 or 1 */
@@ -67,18 +78,24 @@ typedef struct rootopt_hyperparams {
 typedef void (*rootopt_warn_fn)(const char* message, void* user_data);
 
 typedef struct rootopt_config {
-  const char* table_path;        /* NULL or "": no table, every shape uses the fallback */
-  int32_t fallback;              /* ROOTOPT_FALLBACK_* */
-  const char* fallback_schedule; /* built-in schedule name for ROOTOPT_FALLBACK_NAMED */
-  int32_t device;                /* ROOTOPT_DEVICE_* */
-  rootopt_hyperparams hyperparams;
-  rootopt_warn_fn warn; /* NULL: warnings go to stderr */
+  uint32_t struct_size;                   /* sizeof(rootopt_config) in the caller's header */
+  const char* table_path;                 /* NULL or "": no table, every shape uses the fallback */
+  int32_t fallback;                       /* ROOTOPT_FALLBACK_* */
+  const char* fallback_schedule;          /* built-in schedule name for ROOTOPT_FALLBACK_NAMED */
+  int32_t device;                         /* ROOTOPT_DEVICE_* */
+  const rootopt_hyperparams* hyperparams; /* NULL: the defaults; read by rootopt_create only */
+  rootopt_warn_fn warn;                   /* NULL: warnings go to stderr */
   void* warn_user_data;
   int32_t cpu_threads; /* CPU backend: parameters stepped in parallel (0: all hardware threads) */
+  int32_t fallback_steps;         /* steps of the named fallback schedule (default 5) */
+  int32_t fallback_normalization; /* ROOTOPT_NORMALIZATION_* of the named fallback schedule */
 } rootopt_config;
 
-/* One parameter: batch matrices of rows x cols, row-major, contiguous (see optimizer.h). */
+/* One parameter: batch matrices of rows x cols, row-major, contiguous (see optimizer.h). The
+ * momentum buffer, when given, must hold batch * rows * cols floats and stay alive: the library
+ * cannot check a raw pointer's extent. */
 typedef struct rootopt_param {
+  uint32_t struct_size; /* sizeof(rootopt_param) in the caller's header */
   const char* name;
   int64_t batch;
   int64_t rows;
@@ -93,8 +110,12 @@ typedef struct rootopt_optimizer rootopt_optimizer; /* opaque */
 
 ROOTOPT_C_API const char* rootopt_last_error(void);
 
-ROOTOPT_C_API rootopt_status rootopt_hyperparams_defaults(rootopt_hyperparams* out);
-ROOTOPT_C_API rootopt_status rootopt_config_defaults(rootopt_config* out);
+/* Write the defaults into the first `struct_size` bytes of *out (pass sizeof *out) and set
+ * out->struct_size. rootopt_param's defaults: no name, batch 1, no sizes, fp32, no pointers. */
+ROOTOPT_C_API rootopt_status rootopt_hyperparams_defaults(rootopt_hyperparams* out,
+                                                          uint32_t struct_size);
+ROOTOPT_C_API rootopt_status rootopt_config_defaults(rootopt_config* out, uint32_t struct_size);
+ROOTOPT_C_API rootopt_status rootopt_param_defaults(rootopt_param* out, uint32_t struct_size);
 
 ROOTOPT_C_API rootopt_status rootopt_create(const rootopt_config* config, rootopt_optimizer** out);
 ROOTOPT_C_API rootopt_status rootopt_destroy(rootopt_optimizer* optimizer); /* NULL is a no-op */
@@ -107,6 +128,7 @@ ROOTOPT_C_API rootopt_status rootopt_num_params(const rootopt_optimizer* optimiz
 
 ROOTOPT_C_API rootopt_status rootopt_set_hyperparams(rootopt_optimizer* optimizer,
                                                      const rootopt_hyperparams* hyperparams);
+/* Writes out->struct_size bytes (set it first, e.g. with rootopt_hyperparams_defaults). */
 ROOTOPT_C_API rootopt_status rootopt_get_hyperparams(const rootopt_optimizer* optimizer,
                                                      rootopt_hyperparams* out);
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rootopt {
 
@@ -22,6 +23,9 @@ struct Shape {
 // "1024x4096" (also accepts 'X' and '*'); throws rootopt::Error on malformed, zero or negative
 // dimensions, or dimensions above 2^24 (absurd for a weight matrix).
 Shape parse_shape(const std::string& text);
+// "1024x4096,4096x4096": a comma-separated list of parse_shape items (the CLI's --shapes); throws
+// rootopt::Error on an empty list or an empty item.
+std::vector<Shape> parse_shape_list(const std::string& text);
 std::string to_string(const Shape& shape);  // "1024x4096"
 
 }  // namespace rootopt

@@ -38,9 +38,10 @@ class SpectrumFamily {
 //   "decay-floor": s_i = exp(-i / (tau r)) + floor, tau ~ log-U[tau_min (0.01), tau_max (0.3)],
 //        floor ~ log-U[floor_min (1e-4), floor_max (1e-2)] relative to s_1.
 //   "captured":   real momentum spectra shipped in data/spectra/<set>/*.h5, set=fit (default) or
-//        set=heldout (held-out evaluation), or file=a.h5;b.h5; a sample is one stored spectrum,
-//        picked uniformly from the seed and rescaled to r values by interpolating the normalised
-//        spectrum in relative index i/r.
+//        set=heldout (held-out evaluation), or file=a.h5;b.h5; a sample picks a source (the
+//        file's `model_id` attribute, else the file) uniformly from the seed, then one of its
+//        spectra uniformly, and rescales it to r values by interpolating the normalised spectrum
+//        in relative index i/r. Every model weighs the same however many spectra it stored.
 // Throws rootopt::Error on an unknown name, unknown key, or out-of-range value.
 std::unique_ptr<SpectrumFamily> make_family(const std::string& spec);
 std::vector<std::string> family_names();

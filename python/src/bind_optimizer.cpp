@@ -1,7 +1,8 @@
 // rootopt::Optimizer for Python. Pointers and CUDA streams arrive as integers (tensor.data_ptr(),
 // torch.cuda.current_stream().cuda_stream); the caller keeps the tensors alive and contiguous.
 // Runtime warnings (fallback shapes) are queued and handed to Python by take_warnings(), so no
-// Python code runs inside step(), which releases the GIL.
+// Python code runs inside step(), which releases the GIL. A Table is loaded once and shared by
+// every Optimizer made from it (rootopt.torch needs one per parameter group and device).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -34,13 +35,23 @@ void set_pointers(ParamSpec& spec, const Pointers& pointers) {
   spec.momentum = reinterpret_cast<float*>(pointers.momentum);
 }
 
+// A loaded, validated coefficient table, shared (never copied) by the optimizers made from it.
+struct PyTable {
+  std::string path;
+  std::shared_ptr<const CoefficientTable> table;
+};
+
 class PyOptimizer {
  public:
-  PyOptimizer(const std::string& table_path, const FallbackPolicy& fallback, Device device,
+  // `table` null: no table, every shape uses the fallback.
+  PyOptimizer(const PyTable* table, const FallbackPolicy& fallback, Device device,
               const Hyperparams& hyperparams)
       : warnings_(std::make_shared<std::vector<std::string>>()) {
     OptimizerConfig config;
-    config.table_path = table_path;
+    if (table != nullptr) {
+      config.table_path = table->path;
+      config.table = table->table;
+    }
     config.fallback = fallback;
     config.device = device;
     config.hyperparams = hyperparams;
@@ -89,6 +100,12 @@ py::dict describe_schedule(const RecipeLookup& lookup) {
   py::dict result;
   result["name"] = lookup.recipe.schedule.name();
   result["recipe"] = lookup.recipe.describe();
+  result["steps"] = lookup.recipe.steps();
+  result["normalization"] = to_string(lookup.recipe.normalization);
+  result["form"] = to_string(lookup.recipe.form);
+  result["restarts"] = lookup.recipe.restarts;
+  result["tail_steps"] = lookup.recipe.tail_steps;
+  result["tail_precision"] = to_string(lookup.recipe.tail_precision);
   result["origin"] = kOrigins[static_cast<int>(lookup.origin)];
   result["source"] = std::make_pair(lookup.source.rows, lookup.source.cols);
   result["description"] = lookup.description();
@@ -99,10 +116,27 @@ py::dict describe_schedule(const RecipeLookup& lookup) {
 }  // namespace
 
 void bind_optimizer(py::module_& module) {
+  py::class_<PyTable>(module, "Table")
+      .def(py::init([](const std::string& path) {
+             return PyTable{path,
+                            std::make_shared<const CoefficientTable>(CoefficientTable::load(path))};
+           }),
+           py::arg("path"), "Loads and validates a coefficient table (docs/table-format.md).")
+      .def_readonly("path", &PyTable::path)
+      .def_property_readonly("size", [](const PyTable& self) { return self.table->size(); });
+  module.def(
+      "resolve_recipe",
+      [](const PyTable* table, const FallbackPolicy& fallback, int64_t rows, int64_t cols) {
+        return describe_schedule(resolve_recipe(table != nullptr ? table->table.get() : nullptr,
+                                                fallback, Shape{rows, cols}));
+      },
+      py::arg("table"), py::arg("fallback"), py::arg("rows"), py::arg("cols"),
+      "The recipe a rows x cols matrix gets (as Optimizer.schedule describes it), without "
+      "registering anything; table None: the named fallback.");
   py::class_<PyOptimizer>(module, "Optimizer")
-      .def(py::init<const std::string&, const FallbackPolicy&, Device, const Hyperparams&>(),
-           py::arg("table_path"), py::arg("fallback"), py::arg("device"), py::arg("hyperparams"),
-           "Loads and validates the table (empty path: every shape uses the fallback).")
+      .def(py::init<const PyTable*, const FallbackPolicy&, Device, const Hyperparams&>(),
+           py::arg("table"), py::arg("fallback"), py::arg("device"), py::arg("hyperparams"),
+           "A runtime instance over a loaded Table (None: every shape uses the fallback).")
       .def(
           "add_param",
           [](PyOptimizer& self, const std::string& name, int64_t batch, int64_t rows, int64_t cols,

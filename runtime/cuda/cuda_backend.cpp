@@ -1,8 +1,10 @@
 // The CUDA backend: the ROOT step (see rootopt/optimizer.h) for every registered parameter, with
-// same-shape matrices batched. Per group of matrices with equal (rows, cols, dtype, schedule):
+// same-shape matrices batched. Per group of matrices with equal (rows, cols, dtype, recipe):
 //   momentum_stats (U, non-finite flag, 1st radix digit) -> radix select (2 passes) or fixed eps
-//   -> clamp + sum of squares -> normalise to X0 -> 3 K strided-batched cuBLASLt GEMMs
-//   -> final update (momentum, weight decay, scaled X_K; skipped on device for flagged params).
+//   -> clamp + sum of squares -> normalise to X0 -> the recipe's strided-batched cuBLASLt GEMMs and
+//   elementwise kernels (newton_schulz_plan.h) -> update check (non-finite new weights flag the
+//   parameter) -> final update (momentum, weight decay, scaled X_K; skipped on device for flagged
+//   parameters).
 // All device memory is allocated in add(); step() only enqueues work on the caller's stream (no
 // allocation, no host synchronisation), so it can also be captured in a CUDA graph.
 #include <cuda_runtime.h>
@@ -34,10 +36,15 @@ constexpr size_t kLtWorkspaceBytes = size_t(32) << 20;  // cuBLASLt's recommenda
 int64_t element_count(const ParamSpec& spec) { return spec.batch * spec.rows * spec.cols; }
 size_t dtype_bytes(DType dtype) { return dtype == DType::fp32 ? 4 : 2; }
 
-bool same_schedule(const Schedule& x, const Schedule& y) {
-  if (x.size() != y.size()) return false;
-  for (int64_t k = 0; k < x.size(); ++k)
-    if (x[k].a != y[k].a || x[k].b != y[k].b || x[k].c != y[k].c) return false;
+bool same_recipe(const Recipe& x, const Recipe& y) {
+  if (x.steps() != y.steps() || x.normalization != y.normalization || x.form != y.form ||
+      x.restarts != y.restarts || x.tail_steps != y.tail_steps ||
+      (x.tail_steps > 0 && x.tail_precision != y.tail_precision))
+    return false;
+  for (int64_t k = 0; k < x.steps(); ++k) {
+    const QuinticStep &p = x.schedule[k], &q = y.schedule[k];
+    if (p.a != q.a || p.b != q.b || p.c != q.c) return false;
+  }
   return true;
 }
 
@@ -59,15 +66,22 @@ struct CudaParam {
   int64_t first_slot = 0;  // its matrices are slots [first_slot, first_slot + batch) of the group
 };
 
-// Matrices of equal shape, dtype and schedule, with their shared workspace (see step_kernels.h).
+// Matrices of equal shape, dtype and recipe, with their shared workspace (see step_kernels.h and
+// newton_schulz_plan.h).
 struct Group {
   int64_t rows = 0, cols = 0;
   DType dtype = DType::fp32;
-  Schedule schedule;
-  std::vector<cuda::MatrixSlot> slots;
-  DeviceBuffer device_slots, x, x_other, gram, poly, hist, state, partial;
+  Recipe recipe;
+  std::vector<cuda::MatrixSlot> slots;   // the host copy; the device copy is uploaded by step()
+  int64_t dirty_from = 0, dirty_to = 0;  // slots [from, to) changed since the last upload
+  DeviceBuffer device_slots, x, x_other, x_rounded, gram, poly, rounded, h, q, q_other, hist, state,
+      partial;
   std::unique_ptr<cuda::NewtonSchulzPlan> plan_bf16, plan_fp32;
 
+  void mark_dirty(int64_t from, int64_t to) {
+    dirty_from = dirty_from == dirty_to ? from : std::min(dirty_from, from);
+    dirty_to = std::max(dirty_to, to);
+  }
   int64_t elements() const { return rows * cols; }
   int64_t count() const { return static_cast<int64_t>(slots.size()); }
   cuda::GroupView view() const {
@@ -104,10 +118,6 @@ class CudaBackend final : public Backend {
     ROOTOPT_ASSERT(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
                    id, " after ", params_.size(), " parameters");
     const ParamSpec& spec = entry.spec;
-    ROOTOPT_CHECK(entry.recipe.normalization == Normalization::frobenius &&
-                      entry.recipe.form == IterationForm::standard && entry.recipe.tail_steps == 0,
-                  "parameter '", spec.name, "': the CUDA backend does not run the recipe '",
-                  entry.recipe.describe(), "' yet");
     ROOTOPT_CHECK(spec.rows > 0 && spec.cols > 0 && spec.batch > 0, "parameter '", spec.name,
                   "': non-positive size ", spec.batch, " x ", spec.rows, "x", spec.cols);
     ROOTOPT_CHECK(spec.rows * spec.cols < (int64_t(1) << 32), "parameter '", spec.name,
@@ -125,6 +135,10 @@ class CudaBackend final : public Backend {
     }
     DeviceBuffer flags(sizeof(int32_t) * (params_.size() + 1), "the non-finite flags");
     ROOTOPT_CUDA_CHECK(cudaMemset(flags.get(), 0, flags.bytes()), "zeroing the non-finite flags");
+    // cudaMemset runs on the legacy default stream, which a caller's non-blocking stream does
+    // not wait for: finish the zeroing here, at registration.
+    ROOTOPT_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy), "zeroing the momentum of '",
+                       spec.name, "'");
     Group& group = group_for(*param);
     param->first_slot = group.count();
     group.params.push_back(spec.name);
@@ -153,10 +167,12 @@ class CudaBackend final : public Backend {
       param.momentum = spec.momentum;
       param.owned_momentum = DeviceBuffer();
     }
+    // The device copy is uploaded by the next step(), on that step's stream: a step still running
+    // on the caller's stream keeps reading the old slots, the next one reads the new.
     Group& group = groups_[param.group];
     for (int64_t b = 0; b < param.entry.spec.batch; ++b)
       group.slots[size_t(param.first_slot + b)] = slot(param, id, b);
-    upload_slots(group);
+    group.mark_dirty(param.first_slot, param.first_slot + param.entry.spec.batch);
   }
 
   void step(const Hyperparams& h, void* stream_ptr) override {
@@ -168,6 +184,7 @@ class CudaBackend final : public Backend {
     if (params_.empty()) return;
     ROOTOPT_CUDA_CHECK(cudaMemsetAsync(flags_.get(), 0, flags_.bytes(), stream),
                        "clearing the non-finite flags");
+    for (Group& group : groups_) upload_slots(group, stream);
     for (Group& group : groups_) {
       try {
         step_group(group, h, stream);
@@ -194,10 +211,11 @@ class CudaBackend final : public Backend {
   std::vector<float> read_momentum(int64_t id) const override {
     const CudaParam& param = *params_.at(size_t(id));
     std::vector<float> values(size_t(element_count(param.entry.spec)));
-    ROOTOPT_CUDA_CHECK(cudaStreamSynchronize(last_stream_), "waiting for the last step");
-    ROOTOPT_CUDA_CHECK(cudaMemcpy(values.data(), param.momentum, sizeof(float) * values.size(),
-                                  cudaMemcpyDeviceToHost),
+    // On the stream of the last step, so the copy follows it even on a non-blocking stream.
+    ROOTOPT_CUDA_CHECK(cudaMemcpyAsync(values.data(), param.momentum, sizeof(float) * values.size(),
+                                       cudaMemcpyDeviceToHost, last_stream_),
                        "reading the momentum of '", param.entry.spec.name, "'");
+    ROOTOPT_CUDA_CHECK(cudaStreamSynchronize(last_stream_), "waiting for the last step");
     return values;
   }
 
@@ -206,10 +224,12 @@ class CudaBackend final : public Backend {
     ROOTOPT_CHECK(int64_t(values.size()) == element_count(param.entry.spec), "momentum of '",
                   param.entry.spec.name, "' needs ", element_count(param.entry.spec),
                   " values, got ", values.size());
-    ROOTOPT_CUDA_CHECK(cudaStreamSynchronize(last_stream_), "waiting for the last step");
-    ROOTOPT_CUDA_CHECK(cudaMemcpy(param.momentum, values.data(), sizeof(float) * values.size(),
-                                  cudaMemcpyHostToDevice),
+    // Ordered after the last step on its stream; complete before returning (`values` is the
+    // caller's).
+    ROOTOPT_CUDA_CHECK(cudaMemcpyAsync(param.momentum, values.data(), sizeof(float) * values.size(),
+                                       cudaMemcpyHostToDevice, last_stream_),
                        "writing the momentum of '", param.entry.spec.name, "'");
+    ROOTOPT_CUDA_CHECK(cudaStreamSynchronize(last_stream_), "waiting for the momentum write");
   }
 
  private:
@@ -234,17 +254,28 @@ class CudaBackend final : public Backend {
                                      ? h.threshold_value
                                      : std::numeric_limits<float>::infinity(),
                                  state, stream);
-    cuda::launch_clamp_normalize(view, u, state, group.partial.as<double>(), h.precision,
-                                 group.x.get(), stream);
     const cuda::NewtonSchulzPlan& plan =
         h.precision == Precision::bf16 ? *group.plan_bf16 : *group.plan_fp32;
-    const void* x_final = plan.run(group.schedule,
-                                   {group.x.get(), group.x_other.get(), group.gram.get(),
-                                    group.poly.get(), workspace_.get(), workspace_.bytes()},
-                                   stream);
+    cuda::launch_clamp_normalize(view, u, state, group.partial.as<double>(), plan.input_storage(),
+                                 group.x.get(), stream);
+    const cuda::PlanResult x_final = plan.run({group.x.get(),
+                                               group.x_other.get(),
+                                               group.x_rounded.get(),
+                                               group.gram.get(),
+                                               group.poly.get(),
+                                               group.rounded.get(),
+                                               group.h.get(),
+                                               group.q.get(),
+                                               group.q_other.get(),
+                                               group.partial.as<double>(),
+                                               {workspace_.get(), workspace_.bytes()}},
+                                              stream);
     const UpdateCoefficients c = update_coefficients(h, group.rows, group.cols);
-    cuda::launch_final_update(view, {momentum, c.decay, c.step}, x_final, h.precision,
-                              flags_.as<int32_t>(), stream);
+    const cuda::UpdateArgs update{momentum, c.decay, c.step};
+    cuda::launch_check_update(view, update, x_final.x, x_final.storage, flags_.as<int32_t>(),
+                              stream);
+    cuda::launch_final_update(view, update, x_final.x, x_final.storage, flags_.as<int32_t>(),
+                              stream);
   }
 
   static cuda::MatrixSlot slot(const CudaParam& param, int64_t id, int64_t b) {
@@ -260,7 +291,7 @@ class CudaBackend final : public Backend {
     for (size_t g = 0; g < groups_.size(); ++g) {
       Group& group = groups_[g];
       if (group.rows == spec.rows && group.cols == spec.cols && group.dtype == spec.dtype &&
-          same_schedule(group.schedule, param.entry.recipe.schedule)) {
+          same_recipe(group.recipe, param.entry.recipe)) {
         param.group = g;
         return group;
       }
@@ -270,7 +301,7 @@ class CudaBackend final : public Backend {
     group.rows = spec.rows;
     group.cols = spec.cols;
     group.dtype = spec.dtype;
-    group.schedule = param.entry.recipe.schedule;
+    group.recipe = param.entry.recipe;
     return group;
   }
 
@@ -282,32 +313,54 @@ class CudaBackend final : public Backend {
                   " (CUDA grid limit)");
     const std::string what = group.name();
     // Free first so that a grown group can reuse the memory.
-    for (DeviceBuffer* buffer : {&group.x, &group.x_other, &group.gram, &group.poly})
+    for (DeviceBuffer* buffer : {&group.x, &group.x_other, &group.x_rounded, &group.gram,
+                                 &group.poly, &group.rounded, &group.h, &group.q, &group.q_other})
       *buffer = DeviceBuffer();
-    // fp32-sized: the precision may change between steps, and x_other also holds fp32 U.
-    group.x = DeviceBuffer(sizeof(float) * count * group.elements(), "X of " + what);
-    group.x_other = DeviceBuffer(sizeof(float) * count * group.elements(), "U / X' of " + what);
-    group.gram = DeviceBuffer(sizeof(float) * count * small * small, "A of " + what);
-    group.poly = DeviceBuffer(sizeof(float) * count * small * small, "P of " + what);
+    // The working precision may change between steps: plan both, allocate what either needs.
+    // Every buffer is fp32-sized (a step may store bf16 or fp32; x_other also holds fp32 U).
+    const cuda::PlanNeeds bf16 = cuda::plan_needs(group.recipe, Precision::bf16),
+                          fp32 = cuda::plan_needs(group.recipe, Precision::fp32);
+    const bool gram_form = bf16.gram_form || fp32.gram_form, tf32 = bf16.tf32 || fp32.tf32;
+    const size_t big = sizeof(float) * count * group.elements();
+    const size_t square = sizeof(float) * count * small * small;
+    group.x = DeviceBuffer(big, "X of " + what);
+    group.x_other = DeviceBuffer(big, "U / X' of " + what);
+    if (tf32 && !gram_form) group.x_rounded = DeviceBuffer(big, "TF32 X of " + what);
+    group.gram = DeviceBuffer(square, "A of " + what);
+    group.poly = DeviceBuffer(square, "P of " + what);
+    if (tf32) group.rounded = DeviceBuffer(square, "TF32 A of " + what);
+    if (gram_form) {
+      group.h = DeviceBuffer(square, "H of " + what);
+      group.q = DeviceBuffer(square, "Q of " + what);
+      group.q_other = DeviceBuffer(square, "Q' of " + what);
+    }
     group.hist = DeviceBuffer(sizeof(uint32_t) * count * cuda::kRadixPasses * 2 * cuda::kRadixBins,
                               "histograms of " + what);
     group.state = DeviceBuffer(sizeof(cuda::ThresholdState) * count, "thresholds of " + what);
     group.partial = DeviceBuffer(sizeof(double) * count * cuda::kMaxBlocksPerMatrix,
                                  "norm partial sums of " + what);
     group.device_slots = DeviceBuffer(sizeof(cuda::MatrixSlot) * count, "slots of " + what);
-    upload_slots(group);
+    group.dirty_from = 0;  // a new device copy: all of it
+    group.dirty_to = count;
     const cuda::PlanShape shape{group.rows, group.cols, count};
-    group.plan_bf16 =
-        std::make_unique<cuda::NewtonSchulzPlan>(lt_, shape, Precision::bf16, workspace_.bytes());
-    group.plan_fp32 =
-        std::make_unique<cuda::NewtonSchulzPlan>(lt_, shape, Precision::fp32, workspace_.bytes());
+    group.plan_bf16 = std::make_unique<cuda::NewtonSchulzPlan>(lt_, shape, group.recipe,
+                                                               Precision::bf16, workspace_.bytes());
+    group.plan_fp32 = std::make_unique<cuda::NewtonSchulzPlan>(lt_, shape, group.recipe,
+                                                               Precision::fp32, workspace_.bytes());
   }
 
-  static void upload_slots(Group& group) {
+  // Uploads the slots changed since the last upload, on the step's stream (from pageable host
+  // memory: CUDA copies it to a staging buffer before returning, so the host copy may change
+  // afterwards; only the step after an add() or rebind() has anything to upload).
+  static void upload_slots(Group& group, cudaStream_t stream) {
+    if (group.dirty_from == group.dirty_to) return;
+    const size_t n = size_t(group.dirty_to - group.dirty_from);
     ROOTOPT_CUDA_CHECK(
-        cudaMemcpy(group.device_slots.get(), group.slots.data(),
-                   sizeof(cuda::MatrixSlot) * group.slots.size(), cudaMemcpyHostToDevice),
+        cudaMemcpyAsync(group.device_slots.as<cuda::MatrixSlot>() + group.dirty_from,
+                        group.slots.data() + group.dirty_from, sizeof(cuda::MatrixSlot) * n,
+                        cudaMemcpyHostToDevice, stream),
         "uploading the slots of ", group.name());
+    group.dirty_from = group.dirty_to = 0;
   }
 
   cuda::LtHandle lt_;

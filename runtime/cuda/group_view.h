@@ -1,14 +1,24 @@
 // Internal: the plain structs the CUDA backend's host code hands to its kernels (no CUDA types, so
 // both .cpp and .cu files include this). One "group" is every registered matrix of the same
-// (rows, cols, dtype, schedule); its matrices share one contiguous Newton-Schulz workspace so that
+// (rows, cols, dtype, recipe); its matrices share one contiguous Newton-Schulz workspace so that
 // the GEMMs run strided-batched.
 #pragma once
 
 #include <cstdint>
 
 #include "rootopt/optimizer.h"
+#include "rootopt/precision.h"
 
 namespace rootopt::cuda {
+
+// How a Newton-Schulz step stores its matrices (docs/recipes.md): bf16 for bf16 steps, fp32 for
+// tf32 and fp32 steps (tf32 is a GEMM mode, not a storage type). Every workspace buffer is
+// fp32-sized, so a buffer can hold either.
+enum class Storage { bf16, fp32 };
+inline Storage storage_of(Precision step) {
+  return step == Precision::bf16 ? Storage::bf16 : Storage::fp32;
+}
+inline int64_t storage_bytes(Storage storage) { return storage == Storage::bf16 ? 2 : 4; }
 
 // One matrix of a group: where its parameter, gradient and momentum live (device pointers), and
 // which parameter it belongs to (a parameter with batch > 1 owns several consecutive matrices).

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cub/block/block_reduce.cuh>
 
 #include "cuda_check.h"
 #include "step_kernels.h"
@@ -16,16 +17,18 @@ namespace rootopt::cuda {
 constexpr int kThreads = 256;
 constexpr int64_t kItemsPerThread = 16;  // enough work per thread to amortise the block setup
 
+using BlockSum = cub::BlockReduce<double, kThreads>;
+
 // Blocks per matrix for a grid-stride pass over `elements` values (grid = blocks x matrices).
 inline int64_t blocks_per_matrix(int64_t elements) {
   const int64_t wanted = (elements + kThreads * kItemsPerThread - 1) / (kThreads * kItemsPerThread);
   return std::clamp<int64_t>(wanted, 1, kMaxBlocksPerMatrix);
 }
 
-inline dim3 group_grid(const GroupView& group) {
-  return dim3(static_cast<unsigned>(blocks_per_matrix(group.elements)),
-              static_cast<unsigned>(group.count));
+inline dim3 batch_grid(int64_t elements, int64_t count) {
+  return dim3(static_cast<unsigned>(blocks_per_matrix(elements)), static_cast<unsigned>(count));
 }
+inline dim3 group_grid(const GroupView& group) { return batch_grid(group.elements, group.count); }
 
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
@@ -41,6 +44,16 @@ __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);  // round to nearest even, as rootopt::round_to_bf16 on the host
 }
 
+// x rounded to TF32 (10 mantissa bits), to nearest, ties to even, as docs/recipes.md defines a
+// tf32 GEMM's operands; NaN and infinities pass unchanged. Operands rounded by this are exact in
+// TF32, so the tensor cores' own conversion (undocumented: PyTorch's notes say only the top 10
+// mantissa bits are read, i.e. truncation) cannot change them.
+__device__ __forceinline__ float round_to_tf32(float x) {
+  const uint32_t bits = __float_as_uint(x);
+  if ((bits & 0x7f800000u) == 0x7f800000u) return x;
+  return __uint_as_float((bits + 0xfffu + ((bits >> 13) & 1u)) & 0xffffe000u);
+}
+
 // The IEEE bit pattern of |x|: for non-negative floats the unsigned order of the bits is the
 // numeric order, which is what makes radix selection on floats possible.
 __device__ __forceinline__ uint32_t abs_bits(float x) { return __float_as_uint(x) & 0x7fffffffu; }
@@ -54,6 +67,16 @@ __device__ __forceinline__ uint32_t radix_digit(uint32_t bits, int pass) {
 // candidate for the pass when they equal the prefix selected so far.
 __device__ __forceinline__ uint32_t radix_high(uint32_t bits, int pass) {
   return pass == 0 ? 0u : bits >> (radix_shift(pass) + 10);
+}
+
+// The sum of one matrix's per-block fp64 partial sums (the first `blocks` of `partial`), added in
+// the same order by every block that calls it: deterministic, no float atomics. Valid in thread 0;
+// every thread of the block must call it.
+__device__ __forceinline__ double sum_partials(const double* partial, unsigned blocks,
+                                               BlockSum::TempStorage& scratch) {
+  double s = 0;
+  for (unsigned b = threadIdx.x; b < blocks; b += blockDim.x) s += partial[b];
+  return BlockSum(scratch).Sum(s);
 }
 
 // Adds a block's shared-memory histogram into the global one (only non-empty bins: the values of
@@ -99,15 +122,20 @@ __device__ __forceinline__ void for_each_element(int64_t elements, F&& f) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < elements; i += stride) f(i);
 }
 
-// The group's elements one by one (scalar(i)) or, when the group is vectorized, as aligned
-// quads (quad(q), q < elements / 4): same values, a quarter of the memory instructions.
+// A matrix's elements one by one (scalar(i)) or, when `vectorized`, as aligned quads (quad(q),
+// q < elements / 4): same values, a quarter of the memory instructions.
+template <typename Scalar, typename Quad>
+__device__ __forceinline__ void for_each_element(int64_t elements, bool vectorized, Scalar&& scalar,
+                                                 Quad&& quad) {
+  if (vectorized)
+    for_each_element(elements / 4, quad);
+  else
+    for_each_element(elements, scalar);
+}
 template <typename Scalar, typename Quad>
 __device__ __forceinline__ void for_each_element(const GroupView& group, Scalar&& scalar,
                                                  Quad&& quad) {
-  if (group.vectorized)
-    for_each_element(group.elements / 4, quad);
-  else
-    for_each_element(group.elements, scalar);
+  for_each_element(group.elements, group.vectorized, scalar, quad);
 }
 
 }  // namespace rootopt::cuda

@@ -2,9 +2,8 @@
 // Three layers per kernel: a device math function (the arithmetic, written with explicit _rn
 // intrinsics so no FMA contraction changes a rounding: it matches the CPU backend bit for bit),
 // a thin __global__ that walks the elements, and a host launcher that checks the launch.
-// CPU reference: runtime/cpu/cpu_backend.cpp computes the same five steps with Eigen.
-#include <cub/block/block_reduce.cuh>
-
+// CPU reference: runtime/cpu/cpu_backend.cpp computes the same five steps with Eigen (and the
+// non-finite checks of docs/runtime.md step 0, extended to the update by issue 12).
 #include "kernel_common.cuh"
 
 namespace rootopt::cuda {
@@ -55,8 +54,6 @@ __global__ void momentum_stats_kernel(GroupView group, MomentumArgs args, float*
   if (histogram) flush_histogram(local, hist + int64_t(blockIdx.y) * kRadixPasses * 2 * kRadixBins);
 }
 
-using BlockSum = cub::BlockReduce<double, kThreads>;
-
 // Per-block sum of squares of clamp(U): partial[matrix * kMaxBlocksPerMatrix + block].
 __global__ void clamp_square_sum_kernel(GroupView group, const float* u,
                                         const ThresholdState* state, double* partial) {
@@ -84,10 +81,7 @@ __global__ void normalize_kernel(GroupView group, const float* u, const Threshol
                                  const double* partial, X* x0) {
   __shared__ typename BlockSum::TempStorage scratch;
   __shared__ float denominator;
-  const double* mine = partial + blockIdx.y * kMaxBlocksPerMatrix;
-  double s = 0;
-  for (unsigned b = threadIdx.x; b < gridDim.x; b += blockDim.x) s += mine[b];
-  const double total = BlockSum(scratch).Sum(s);
+  const double total = sum_partials(partial + blockIdx.y * kMaxBlocksPerMatrix, gridDim.x, scratch);
   if (threadIdx.x == 0) denominator = __fadd_rn(static_cast<float>(sqrt(total)), 1e-7f);
   __syncthreads();
   const float eps = state[blockIdx.y].eps, d = denominator;
@@ -99,10 +93,29 @@ __global__ void normalize_kernel(GroupView group, const float* u, const Threshol
       [&](int64_t q) { store4(x_matrix, q, map4(visit, load4(u_matrix, q))); });
 }
 
+// Flags the parameter when a new weight theta * decay - step * X_K, as the parameter stores it,
+// is not finite anywhere (CPU reference: the CPU backend's update check, runtime/cpu/update.h). The
+// flag must be complete before final_update_kernel reads it, hence a pass of its own: momentum and
+// weights are written only after every matrix of the parameter is known finite.
+template <typename T, typename X>
+__global__ void check_update_kernel(GroupView group, UpdateArgs args, const X* x, int32_t* flags) {
+  const MatrixSlot slot = group.slots[blockIdx.y];
+  const T* param = static_cast<const T*>(slot.param);
+  const X* x_matrix = x + int64_t(blockIdx.y) * group.elements;
+  bool non_finite = false;
+  const auto visit = [&](float theta, float x) {
+    non_finite |= !isfinite(to_float(from_float<T>(updated_param(theta, x, args))));
+    return 0.0f;
+  };
+  for_each_element(
+      group, [&](int64_t i) { visit(to_float(param[i]), to_float(x_matrix[i])); },
+      [&](int64_t q) { map4(visit, load4(param, q), load4(x_matrix, q)); });
+  if (__syncthreads_or(non_finite) && threadIdx.x == 0) flags[slot.param_id] = 1;
+}
+
 // Momentum and parameter write-back, skipped as a whole for a flagged parameter.
 template <typename T, typename X>
-__global__ void final_update_kernel(GroupView group, UpdateArgs args, const X* x,
-                                    const int32_t* flags) {
+__global__ void final_update_kernel(GroupView group, UpdateArgs args, const X* x, int32_t* flags) {
   const MatrixSlot slot = group.slots[blockIdx.y];
   if (flags[slot.param_id]) return;
   const T* grad = static_cast<const T*>(slot.grad);
@@ -123,6 +136,38 @@ __global__ void final_update_kernel(GroupView group, UpdateArgs args, const X* x
       });
 }
 
+// The two passes over the update: check (flags) and write (momentum and weights).
+enum class UpdatePass { check, write };
+
+template <typename T, typename X>
+void launch_update_pass(UpdatePass pass, const GroupView& group, const UpdateArgs& args,
+                        const void* x, int32_t* flags, cudaStream_t stream) {
+  const dim3 grid = group_grid(group);
+  const X* typed = static_cast<const X*>(x);
+  if (pass == UpdatePass::check)
+    check_update_kernel<T, X><<<grid, kThreads, 0, stream>>>(group, args, typed, flags);
+  else
+    final_update_kernel<T, X><<<grid, kThreads, 0, stream>>>(group, args, typed, flags);
+}
+
+// Parameter dtype x X_K storage.
+void launch_update_pass(UpdatePass pass, const GroupView& group, const UpdateArgs& args,
+                        const void* x, Storage storage, int32_t* flags, cudaStream_t stream) {
+  using B = __nv_bfloat16;
+  const bool bf16_param = group.dtype == DType::bf16, bf16_x = storage == Storage::bf16;
+  if (bf16_param && bf16_x)
+    launch_update_pass<B, B>(pass, group, args, x, flags, stream);
+  else if (bf16_param)
+    launch_update_pass<B, float>(pass, group, args, x, flags, stream);
+  else if (bf16_x)
+    launch_update_pass<float, B>(pass, group, args, x, flags, stream);
+  else
+    launch_update_pass<float, float>(pass, group, args, x, flags, stream);
+  ROOTOPT_CUDA_CHECK_LAUNCH(
+      pass == UpdatePass::check ? "check_update_kernel" : "final_update_kernel", " on ",
+      group.count, " matrices of ", group.elements, " elements");
+}
+
 }  // namespace
 
 void launch_momentum_stats(const GroupView& group, const MomentumArgs& args, float* u,
@@ -139,11 +184,11 @@ void launch_momentum_stats(const GroupView& group, const MomentumArgs& args, flo
 }
 
 void launch_clamp_normalize(const GroupView& group, const float* u, const ThresholdState* state,
-                            double* partial, Precision precision, void* x0, cudaStream_t stream) {
+                            double* partial, Storage storage, void* x0, cudaStream_t stream) {
   const dim3 grid = group_grid(group);
   clamp_square_sum_kernel<<<grid, kThreads, 0, stream>>>(group, u, state, partial);
   ROOTOPT_CUDA_CHECK_LAUNCH("clamp_square_sum_kernel on ", group.count, " matrices");
-  if (precision == Precision::bf16)
+  if (storage == Storage::bf16)
     normalize_kernel<<<grid, kThreads, 0, stream>>>(group, u, state, partial,
                                                     static_cast<__nv_bfloat16*>(x0));
   else
@@ -152,25 +197,14 @@ void launch_clamp_normalize(const GroupView& group, const float* u, const Thresh
   ROOTOPT_CUDA_CHECK_LAUNCH("normalize_kernel on ", group.count, " matrices");
 }
 
+void launch_check_update(const GroupView& group, const UpdateArgs& args, const void* x,
+                         Storage storage, int32_t* flags, cudaStream_t stream) {
+  launch_update_pass(UpdatePass::check, group, args, x, storage, flags, stream);
+}
+
 void launch_final_update(const GroupView& group, const UpdateArgs& args, const void* x,
-                         Precision precision, const int32_t* flags, cudaStream_t stream) {
-  const dim3 grid = group_grid(group);
-  const bool bf16_param = group.dtype == DType::bf16, bf16_x = precision == Precision::bf16;
-  using B = __nv_bfloat16;
-  if (bf16_param && bf16_x)
-    final_update_kernel<B, B>
-        <<<grid, kThreads, 0, stream>>>(group, args, static_cast<const B*>(x), flags);
-  else if (bf16_param)
-    final_update_kernel<B, float>
-        <<<grid, kThreads, 0, stream>>>(group, args, static_cast<const float*>(x), flags);
-  else if (bf16_x)
-    final_update_kernel<float, B>
-        <<<grid, kThreads, 0, stream>>>(group, args, static_cast<const B*>(x), flags);
-  else
-    final_update_kernel<float, float>
-        <<<grid, kThreads, 0, stream>>>(group, args, static_cast<const float*>(x), flags);
-  ROOTOPT_CUDA_CHECK_LAUNCH("final_update_kernel on ", group.count, " matrices of ", group.elements,
-                            " elements");
+                         Storage storage, int32_t* flags, cudaStream_t stream) {
+  launch_update_pass(UpdatePass::write, group, args, x, storage, flags, stream);
 }
 
 }  // namespace rootopt::cuda

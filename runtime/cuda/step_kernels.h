@@ -4,7 +4,8 @@
 //   u        fp32, count * elements   the Nesterov direction U of every matrix
 //   hist     uint32, count * 2 * kRadixBins   radix-select histograms
 //   partial  double, count * kMaxBlocksPerMatrix   per-block sums of squares
-//   flags    int32, one per registered parameter   1 = gradient held NaN/Inf: skip
+//   flags    int32, one per registered parameter   1 = gradient, momentum, direction or update
+//                                                   held NaN/Inf: skip
 // The CPU reference of each kernel is named in its comment in the .cu file.
 #pragma once
 
@@ -13,7 +14,6 @@
 #include <cstdint>
 
 #include "group_view.h"
-#include "rootopt/precision.h"
 
 namespace rootopt::cuda {
 
@@ -49,25 +49,22 @@ void launch_radix_select(const GroupView& group, const float* u, uint32_t* hist,
 // Fixed threshold or none (eps = +inf): sets state.eps of every matrix.
 void launch_set_threshold(int64_t count, float eps, ThresholdState* state, cudaStream_t stream);
 
-// Steps 2-3: B = clamp(U, -eps, eps); X0 = B / (||B||_F + 1e-7), written in the Newton-Schulz
-// precision (bf16 or fp32) into x0 (count * elements).
+// Steps 2-3: B = clamp(U, -eps, eps); X0 = B / (||B||_F + 1e-7), written in the storage of the
+// recipe's first Newton-Schulz step (bf16 or fp32) into x0 (count * elements).
 void launch_clamp_normalize(const GroupView& group, const float* u, const ThresholdState* state,
-                            double* partial, Precision precision, void* x0, cudaStream_t stream);
+                            double* partial, Storage storage, void* x0, cudaStream_t stream);
+
+// The update's share of the non-finite check (issue 12): sets flags[param] when a new weight
+// theta * decay - step * X_K, as the parameter's dtype stores it, is NaN/Inf anywhere in one of
+// the parameter's matrices (X_K in `storage`). Writes nothing else. Runs after Newton-Schulz and
+// before launch_final_update, which then skips the parameter whole.
+void launch_check_update(const GroupView& group, const UpdateArgs& args, const void* x,
+                         Storage storage, int32_t* flags, cudaStream_t stream);
 
 // Step 5 (and the momentum write of step 1): for matrices whose parameter is not flagged,
-// M = mu M + g; theta = theta * decay - step * X_K (X_K in `precision`, parameter dtype as
+// M = mu M + g; theta = theta * decay - step * X_K (X_K in `storage`, parameter dtype as
 // registered). Flagged parameters are left untouched; the flag is read on the device.
 void launch_final_update(const GroupView& group, const UpdateArgs& args, const void* x,
-                         Precision precision, const int32_t* flags, cudaStream_t stream);
-
-// Newton-Schulz helper: A12 = A21^T in each of `batch` column-major small x small matrices whose
-// lower blocks were computed by the split Gram GEMMs (newton_schulz_plan.cpp).
-struct MirrorShape {
-  int64_t small = 0;  // A is small x small
-  int64_t split = 0;  // A11 is split x split
-  int64_t batch = 1;
-};
-void launch_mirror_block(void* gram, const MirrorShape& shape, Precision precision,
-                         cudaStream_t stream);
+                         Storage storage, int32_t* flags, cudaStream_t stream);
 
 }  // namespace rootopt::cuda

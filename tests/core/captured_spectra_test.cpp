@@ -54,6 +54,34 @@ TEST_F(CapturedSpectra, ReadsVectorsAndMatricesFromFile) {
   EXPECT_EQ(longer, make_captured_family({file_})->sample({4, 4}, 1));
 }
 
+// Sources weigh the same: a model that stored 9 spectra is drawn as often as one that stored 1.
+TEST_F(CapturedSpectra, SamplesSourcesUniformly) {
+  const std::string many = (dir_ / "many.h5").string(), one = (dir_ / "one.h5").string();
+  {
+    const h5::Id file = h5::create_file(many);
+    h5::write_attribute(file, "model_id", std::string("big-run"));
+    const std::vector<double> values{1.0, 1.0};  // normalises to (0.707, 0.707)
+    for (int i = 0; i < 9; ++i)
+      h5::write_doubles(file, "/s" + std::to_string(i), {2}, values.data());
+  }
+  {
+    const h5::Id file = h5::create_file(one);
+    h5::write_attribute(file, "model_id", std::string("small-run"));
+    const std::vector<double> values{1.0, 0.0};  // normalises to (1, 0)
+    h5::write_doubles(file, "/s", {2}, values.data());
+  }
+  const auto family = make_captured_family({many, one});
+  EXPECT_EQ(family->params().at("spectra"), 10.0);
+  EXPECT_EQ(family->params().at("sources"), 2.0);
+  const int draws = 4000;
+  int small = 0;
+  for (int seed = 0; seed < draws; ++seed)
+    small += family->sample({2, 2}, uint64_t(seed))[1] == 0.0;
+  // Binomial(4000, 1/2): standard deviation ~32, so +-200 (6 sigma) cannot fail by chance, while
+  // drawing spectra uniformly (1/10 small) would give ~400.
+  EXPECT_NEAR(small, draws / 2, 200);
+}
+
 TEST_F(CapturedSpectra, SelectsSetFromDataDirectory) {
   const char* old = std::getenv("ROOTOPT_DATA_DIR");
   const std::string saved = old ? old : "";

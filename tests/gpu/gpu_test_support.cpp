@@ -1,9 +1,16 @@
 #include "gpu_test_support.h"
 
+#include <cublas_v2.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
+#include "cpu/momentum.h"
+#include "cpu/newton_schulz.h"
+#include "cpu/soft_threshold.h"
+#include "cuda_check.h"
 #include "cuda_status.h"
 #include "rootopt/bf16.h"
 
@@ -109,6 +116,7 @@ void TwinParam::set_theta(const std::vector<float>& values) {
 }
 
 void TwinParam::set_grad(const std::vector<float>& values) {
+  grad_ = values;
   const std::vector<uint8_t> bytes = encode(values, dtype_);
   std::copy(bytes.begin(), bytes.end(), host_grad_.begin());
   upload(device_grad_.get(), host_grad_.data(), host_grad_.size());
@@ -142,6 +150,112 @@ ParamSpec TwinParam::device_spec() {
   spec.param = device_theta_.get();
   spec.grad = device_grad_.get();
   return spec;
+}
+
+Recipe polar_express_recipe(Normalization normalization, IterationForm form, int64_t steps,
+                            std::vector<int64_t> restarts, int64_t tail, Precision tail_precision) {
+  Recipe recipe(builtin_schedule("polar-express", {1, 1}, steps));
+  recipe.normalization = normalization;
+  recipe.form = form;
+  recipe.restarts = std::move(restarts);
+  recipe.tail_steps = tail;
+  recipe.tail_precision = tail_precision;
+  recipe.validate("test recipe");
+  return recipe;
+}
+
+std::vector<float> cpu_x0(const std::vector<float>& grad, const Hyperparams& h) {
+  std::vector<float> u(grad.size()), scratch(grad.size());
+  for (size_t i = 0; i < grad.size(); ++i)
+    u[i] = detail::cpu::momentum_step(0.0f, grad[i], h.momentum, h.nesterov).direction;
+  const int64_t n = int64_t(u.size());
+  detail::cpu::clamp_in_place(u.data(), n,
+                              detail::cpu::threshold_epsilon(u.data(), n, h, scratch.data()));
+  detail::cpu::normalize_frobenius(u.data(), n);
+  return u;
+}
+
+namespace {
+
+class Cublas {
+ public:
+  Cublas() { ROOTOPT_CUBLAS_CHECK(cublasCreate(&handle_), "test handle"); }
+  ~Cublas() { cublasDestroy(handle_); }
+  Cublas(const Cublas&) = delete;
+  Cublas& operator=(const Cublas&) = delete;
+  cublasHandle_t get() const { return handle_; }
+
+ private:
+  cublasHandle_t handle_ = nullptr;
+};
+
+double sum_of_squares(const cuda::DeviceBuffer& device, size_t count) {
+  std::vector<double> host(count);
+  ROOTOPT_CUDA_CHECK(
+      cudaMemcpy(host.data(), device.get(), sizeof(double) * count, cudaMemcpyDeviceToHost),
+      "reference download");
+  double s = 0;
+  for (double v : host) s += v * v;
+  return s;
+}
+
+}  // namespace
+
+std::vector<float> fp64_newton_schulz(const std::vector<float>& x0, int64_t rows, int64_t cols,
+                                      const Recipe& recipe) {
+  // Column-major view D of the row-major matrix: cols x rows; A = D^T D (wide) or D D^T (tall).
+  const bool wide = rows <= cols;
+  const int m = int(cols), n = int(rows), s = int(std::min(rows, cols));
+  std::vector<double> host(x0.begin(), x0.end());
+  const size_t big = sizeof(double) * host.size(), square = sizeof(double) * size_t(s) * s;
+  cuda::DeviceBuffer d(big, "D"), next(big, "D'"), a(square, "A"), p(square, "P");
+  upload(d.get(), host.data(), big);
+  Cublas blas;
+  const double one = 1, zero = 0;
+  double *x = d.as<double>(), *y = next.as<double>();
+  const int order =
+      recipe.normalization == Normalization::frobenius ? 0 : schatten_order(recipe.normalization);
+  for (int64_t k = 0; k < recipe.steps(); ++k) {
+    QuinticStep c = recipe.schedule[k];
+    if (wide)
+      ROOTOPT_CUBLAS_CHECK(cublasDgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, s, s, m, &one, x, m, x,
+                                       m, &zero, a.as<double>(), s),
+                           "A");
+    else
+      ROOTOPT_CUBLAS_CHECK(cublasDgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_T, s, s, n, &one, x, m, x,
+                                       m, &zero, a.as<double>(), s),
+                           "A");
+    if (k == 0 && order != 0) {  // alpha = ||sigma(X0)||_p from A or A^2, folded into step 1
+      double sum = 0;
+      if (order == 4) {
+        sum = sum_of_squares(a, size_t(s) * s);
+      } else {
+        ROOTOPT_CUBLAS_CHECK(
+            cublasDgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, s, s, s, &one, a.as<double>(), s,
+                        a.as<double>(), s, &zero, p.as<double>(), s),
+            "A^2");
+        sum = sum_of_squares(p, size_t(s) * s);
+      }
+      const double alpha = sum > 0 ? std::pow(sum, 1.0 / order) : 1.0;
+      c = {c.a / alpha, c.b / std::pow(alpha, 3), c.c / std::pow(alpha, 5)};
+    }
+    ROOTOPT_CUDA_CHECK(cudaMemcpy(p.get(), a.get(), square, cudaMemcpyDeviceToDevice), "P = A");
+    ROOTOPT_CUBLAS_CHECK(cublasDgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, s, s, s, &c.c,
+                                     a.as<double>(), s, a.as<double>(), s, &c.b, p.as<double>(), s),
+                         "P");
+    ROOTOPT_CUDA_CHECK(cudaMemcpy(y, x, big, cudaMemcpyDeviceToDevice), "X' = X");
+    if (wide)  // X' = a D + D P
+      ROOTOPT_CUBLAS_CHECK(cublasDgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, m, n, s, &one, x, m,
+                                       p.as<double>(), s, &c.a, y, m),
+                           "X'");
+    else  // X' = a D + P D
+      ROOTOPT_CUBLAS_CHECK(cublasDgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, m, n, s, &one,
+                                       p.as<double>(), s, x, m, &c.a, y, m),
+                           "X'");
+    std::swap(x, y);
+  }
+  ROOTOPT_CUDA_CHECK(cudaMemcpy(host.data(), x, big, cudaMemcpyDeviceToHost), "X_K");
+  return {host.begin(), host.end()};
 }
 
 Hyperparams bare_update(Precision precision) {

@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "cuda_device_buffer.h"
 #include "rootopt/optimizer.h"
+#include "rootopt/recipe.h"
 
 #define ROOTOPT_REQUIRE_CUDA()                                                       \
   do {                                                                               \
@@ -50,18 +51,38 @@ class TwinParam {
   std::vector<float> device_theta() const;
   ParamSpec host_spec();  // momentum: allocated by the backend
   ParamSpec device_spec();
-  detail::ParamEntry host_entry(const Schedule& schedule) { return {host_spec(), schedule}; }
-  detail::ParamEntry device_entry(const Schedule& schedule) { return {device_spec(), schedule}; }
+  detail::ParamEntry host_entry(const Recipe& recipe) { return {host_spec(), recipe}; }
+  detail::ParamEntry device_entry(const Recipe& recipe) { return {device_spec(), recipe}; }
+  const std::vector<float>& grad_values() const { return grad_; }  // as set (before rounding)
 
  private:
   std::string name_;
   int64_t batch_, rows_, cols_;
   DType dtype_;
   std::vector<uint8_t> host_theta_, host_grad_;
+  std::vector<float> grad_;
   cuda::DeviceBuffer device_theta_, device_grad_;
 };
 
 // Hyperparameters that make theta_new = theta_old - X_K: lr 1, no weight decay, no scale.
 Hyperparams bare_update(Precision precision);
+
+// Polar Express (the built-in, 1.01 safety factor) with `steps` steps, run as the recipe says:
+// normalisation, form, restarts after the given steps, the last `tail` steps in `tail_precision`.
+Recipe polar_express_recipe(Normalization normalization, IterationForm form, int64_t steps,
+                            std::vector<int64_t> restarts = {}, int64_t tail = 0,
+                            Precision tail_precision = Precision::fp32);
+
+// X0 of one rows x cols matrix whose momentum is zero, exactly as the CPU backend forms it before
+// Newton-Schulz (momentum, threshold, Frobenius normalisation; not rounded to bf16).
+std::vector<float> cpu_x0(const std::vector<float>& grad, const Hyperparams& h);
+
+// The fp64 reference of X_K from X0 (row-major rows x cols, one matrix): the recipe in exact
+// arithmetic, on the GPU with plain cublasDgemm. The standard and Gram forms, restarts and the
+// precision tail are all the same map in exact arithmetic (docs/recipes.md), so this runs the
+// standard form; a Schatten normalisation divides step 1's coefficients by
+// alpha = ||A||_F^(1/2) or ||A^2||_F^(1/4), A = X0 X0^T (all fp64).
+std::vector<float> fp64_newton_schulz(const std::vector<float>& x0, int64_t rows, int64_t cols,
+                                      const Recipe& recipe);
 
 }  // namespace rootopt::testing

@@ -1,14 +1,21 @@
 """The CUDA path of the binding: device pointers and a non-default stream as integers, against the
 fp64 reference. Device memory comes from libcudart through ctypes (Debian's torch is CPU-only);
-with a CUDA build of torch, rootopt.torch.ROOT on CUDA tensors is also compared with the CPU
-backend. Skipped, with the reason, without the CUDA backend or a device."""
+with a CUDA build of torch (tools/gpu-check), rootopt.torch.ROOT on CUDA tensors: fp32 and bf16
+parameters against the CPU backend, on a non-default stream, without a host synchronisation in
+step(), and the distributed path over a gloo and an NCCL group of one against the
+single-process optimizer. Skipped, with the reason, without the CUDA backend or a device."""
 import ctypes
 import ctypes.util
+import datetime
 import os
+import tempfile
 import unittest
+import warnings
 
 import torch
+import torch.distributed as dist
 
+import distributed_support as ds
 import reference as ref
 from rootopt import _rootopt as rt
 from rootopt.torch import ROOT
@@ -73,7 +80,7 @@ class CudaBindingTest(ref.TableTestCase):
         hyper = rt.Hyperparams()
         hyper.lr, hyper.precision = 0.05, precision
         policy = rt.FallbackPolicy(rt.FallbackPolicy.Kind.named, "muon")
-        optimizer = rt.Optimizer(self.table, policy, rt.Device.cuda, hyper)
+        optimizer = rt.Optimizer(rt.Table(self.table), policy, rt.Device.cuda, hyper)
         generator = torch.Generator().manual_seed(3)
         params, momenta, buffers = [], [], []
         for shape in self.SHAPES:
@@ -122,26 +129,98 @@ class CudaBindingTest(ref.TableTestCase):
                      "needs a CUDA build of torch (Debian's python3-torch is CPU-only) and the "
                      "CUDA backend")
 class TorchCudaTest(unittest.TestCase):
-    def test_cuda_tensors_match_the_cpu_backend(self):
+    def compare_with_cpu(self, dtype, precision, atol):
         generator = torch.Generator().manual_seed(5)
-        cpu = [torch.nn.Parameter(torch.randn(s, generator=generator)) for s in
-               ((16, 40), (40, 16), (8, 3, 3, 3), (16,))]
+        cpu = [torch.nn.Parameter(torch.randn(s, generator=generator).to(dtype)) for s in
+               ((16, 40), (40, 16), (8, 3, 3, 3), (4, 16, 40), (16,))]
         gpu = [torch.nn.Parameter(p.detach().cuda()) for p in cpu]
-        options = dict(lr=0.05, precision="fp32")
+        options = dict(lr=0.05, precision=precision)
         optimizers = ROOT(cpu, **options), ROOT(gpu, **options)
         stream = torch.cuda.Stream()
         for _ in range(2):
             for p, q in zip(cpu, gpu):
-                p.grad = torch.randn(p.shape, generator=generator)
+                p.grad = torch.randn(p.shape, generator=generator).to(dtype)
                 q.grad = p.grad.cuda()
             optimizers[0].step()
+            stream.wait_stream(torch.cuda.current_stream())  # the gradients were made there
             with torch.cuda.stream(stream):
                 optimizers[1].step()
             torch.cuda.synchronize()
-            # fp32 on both backends: the update (lr * scale * X <= 0.07) agrees to FP32_TOL
-            # relative, and |theta| <= 5 adds fp32 rounding of 6e-7.
             for p, q in zip(cpu, gpu):
-                torch.testing.assert_close(q.detach().cpu(), p.detach(), rtol=0, atol=1e-5)
+                torch.testing.assert_close(q.detach().cpu().double(), p.detach().double(),
+                                           rtol=0, atol=atol)
+
+    def test_fp32_cuda_tensors_match_the_cpu_backend(self):
+        # fp32 on both backends: the update (lr * scale * X <= 0.07) agrees to FP32_TOL
+        # relative, and |theta| <= 5 adds fp32 rounding of 6e-7.
+        self.compare_with_cpu(torch.float32, "fp32", 1e-5)
+
+    def test_bf16_cuda_parameters_match_the_cpu_backend(self):
+        # bf16 weights |theta| <= 5: one bf16 rounding of the result is up to 2^-7 * 4 = 0.03;
+        # the two backends' bf16 Newton-Schulz differ by BF16_TOL of an update <= 0.07.
+        self.compare_with_cpu(torch.bfloat16, "bf16", 0.035)
+
+    def test_step_does_not_wait_for_the_runtime(self):
+        # The runtime's own report (a NaN momentum, an overflow) synchronises the stream, so
+        # step() never reads it on CUDA; last_report() does, when asked.
+        p = torch.nn.Parameter(torch.randn(64, 256, device="cuda"))
+        optimizer = ROOT([p], lr=0.05)
+        reads = []
+        skipped = optimizer._runtimes.skipped
+        optimizer._runtimes.skipped = lambda: reads.append(1) or skipped()
+        for _ in range(3):
+            p.grad = torch.randn_like(p)
+            optimizer.step()
+        self.assertEqual(reads, [])
+        self.assertEqual(optimizer.last_report(), {"skipped": [], "runtime_skipped": []})
+        self.assertEqual(reads, [1])
+
+
+@unittest.skipUnless(torch.cuda.is_available() and rt.Optimizer.cuda_available(),
+                     "needs a CUDA build of torch (Debian's python3-torch is CPU-only) and the "
+                     "CUDA backend")
+class DistributedCudaTest(unittest.TestCase):
+    """The distributed path on CUDA tensors over a group of one (gloo, then NCCL if available):
+    the same results as the single-process optimizer, bit for bit, replicated and sharded,
+    and a consolidated state that resumes."""
+
+    def run_group(self, backend):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        table = None  # the named fallback: bit-identity needs no table (nor h5py to write one)
+        dist.init_process_group(backend, init_method=f"file://{tmp.name}/store", rank=0,
+                                world_size=1, timeout=datetime.timedelta(seconds=60))
+        self.addCleanup(dist.destroy_process_group)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        self.addCleanup(warnings.resetwarnings)
+        for sharded in (False, True):
+            model, twin = ds.Mixed().cuda(), ds.Mixed().cuda()
+            optimizer = ROOT(model.groups(sharded=sharded), process_group=dist.group.WORLD,
+                             **ds.options(table))
+            reference = ROOT(twin.groups(), **ds.options(table))
+            for step in range(3):
+                grads = ds.grads(step)
+                for m in (model, twin):
+                    for name, p in m.named_parameters():
+                        p.grad = grads[name].cuda()
+                optimizer.step()
+                reference.step()
+                for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+                    self.assertTrue(torch.equal(p, q), f"{backend} sharded={sharded}: {name}")
+            optimizer.consolidate_state_dict(to=0)
+            state = optimizer.state_dict()
+            expected = reference.state_dict()
+            for key, value in expected["state"].items():
+                for name, tensor in value.items():
+                    self.assertTrue(torch.equal(torch.as_tensor(state["state"][key][name]).cpu(),
+                                                torch.as_tensor(tensor).cpu()), (key, name))
+
+    def test_gloo_group_of_one(self):
+        self.run_group("gloo")
+
+    @unittest.skipUnless(dist.is_nccl_available(), "this torch has no NCCL")
+    def test_nccl_group_of_one(self):
+        self.run_group("nccl")
 
 
 if __name__ == "__main__":

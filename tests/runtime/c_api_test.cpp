@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -24,7 +25,8 @@ void collect(const char* message, void* user_data) {
 
 rootopt_param c_param(HostParam& p, const char* name) {
   const ParamSpec s = p.spec();
-  rootopt_param out{};
+  rootopt_param out;
+  EXPECT_EQ(rootopt_param_defaults(&out, sizeof out), ROOTOPT_OK);
   out.name = name;
   out.batch = s.batch;
   out.rows = s.rows;
@@ -39,12 +41,15 @@ TEST_F(RuntimeCApi, RoundTripMatchesCppApiBitForBit) {
   const std::string table = write_table();
   std::vector<std::string> c_warnings;
   rootopt_config config;
-  ASSERT_EQ(rootopt_config_defaults(&config), ROOTOPT_OK);
+  ASSERT_EQ(rootopt_config_defaults(&config, sizeof config), ROOTOPT_OK);
+  rootopt_hyperparams hyperparams;
+  ASSERT_EQ(rootopt_hyperparams_defaults(&hyperparams, sizeof hyperparams), ROOTOPT_OK);
   config.table_path = table.c_str();
   config.warn = collect;
   config.warn_user_data = &c_warnings;
-  config.hyperparams.lr = 0.02f;
-  config.hyperparams.precision = ROOTOPT_PRECISION_FP32;
+  hyperparams.lr = 0.02f;
+  hyperparams.precision = ROOTOPT_PRECISION_FP32;
+  config.hyperparams = &hyperparams;
   EXPECT_EQ(config.cpu_threads, 1);
   config.cpu_threads = 2;  // bit-identical to the single-threaded C++ optimizer below
   rootopt_optimizer* opt = nullptr;
@@ -81,6 +86,7 @@ TEST_F(RuntimeCApi, RoundTripMatchesCppApiBitForBit) {
     b2.set_grad(0, b.grad(0));
     if (k == 1) {  // a scheduler step through both APIs
       rootopt_hyperparams h;
+      h.struct_size = sizeof h;
       ASSERT_EQ(rootopt_get_hyperparams(opt, &h), ROOTOPT_OK);
       h.lr = 0.01f;
       h.threshold = ROOTOPT_THRESHOLD_OFF;
@@ -147,7 +153,7 @@ TEST_F(RuntimeCApi, ErrorsAreStatusCodesWithThreadLocalMessages) {
   EXPECT_NE(std::string(rootopt_last_error()).find("config is NULL"), std::string::npos);
 
   rootopt_config config;
-  rootopt_config_defaults(&config);
+  rootopt_config_defaults(&config, sizeof config);
   const std::string missing = path("missing_table.h5");
   config.table_path = missing.c_str();
   EXPECT_EQ(rootopt_create(&config, &opt), ROOTOPT_ERROR);
@@ -169,10 +175,13 @@ TEST_F(RuntimeCApi, ErrorsAreStatusCodesWithThreadLocalMessages) {
   EXPECT_NE(std::string(rootopt_last_error()).find("fallback has invalid value 17"),
             std::string::npos);
   config.fallback = ROOTOPT_FALLBACK_NEAREST;
-  config.hyperparams.momentum = 1.5f;
+  rootopt_hyperparams bad;
+  rootopt_hyperparams_defaults(&bad, sizeof bad);
+  bad.momentum = 1.5f;
+  config.hyperparams = &bad;
   EXPECT_EQ(rootopt_create(&config, &opt), ROOTOPT_ERROR);
   EXPECT_NE(std::string(rootopt_last_error()).find("momentum = 1.5"), std::string::npos);
-  rootopt_config_defaults(&config);
+  rootopt_config_defaults(&config, sizeof config);
   config.table_path = table.c_str();
   ASSERT_EQ(rootopt_create(&config, &opt), ROOTOPT_OK);
 
@@ -193,13 +202,119 @@ TEST_F(RuntimeCApi, ErrorsAreStatusCodesWithThreadLocalMessages) {
             std::string::npos);
   EXPECT_EQ(rootopt_rebind(opt, 0, nullptr), ROOTOPT_ERROR_INVALID_ARGUMENT);
   rootopt_hyperparams h;
-  rootopt_hyperparams_defaults(&h);
+  rootopt_hyperparams_defaults(&h, sizeof h);
   h.precision = 0;  // fp64: not a runtime precision
   EXPECT_EQ(rootopt_set_hyperparams(opt, &h), ROOTOPT_ERROR);
   EXPECT_EQ(rootopt_load_state(opt, path("nothing.h5").c_str()), ROOTOPT_ERROR);
   EXPECT_EQ(rootopt_save_state(opt, nullptr), ROOTOPT_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(rootopt_destroy(opt), ROOTOPT_OK);
   EXPECT_EQ(rootopt_cuda_available(), Optimizer::cuda_available() ? 1 : 0);
+}
+
+// Every struct carries the size of the header it was compiled with: too small (never filled by a
+// *_defaults function) or larger than the library's (a newer header) is refused with a message,
+// and nothing is created.
+TEST_F(RuntimeCApi, StructSizesAreChecked) {
+  rootopt_config config;
+  ASSERT_EQ(rootopt_config_defaults(&config, sizeof config), ROOTOPT_OK);
+  EXPECT_EQ(config.struct_size, sizeof config);
+  EXPECT_EQ(config.hyperparams, nullptr);
+  EXPECT_EQ(config.fallback_steps, 5);
+  EXPECT_EQ(config.fallback_normalization, ROOTOPT_NORMALIZATION_FROBENIUS);
+  rootopt_optimizer* opt = nullptr;
+  const auto refused = [&](const char* what) {
+    EXPECT_EQ(rootopt_create(&config, &opt), ROOTOPT_ERROR);
+    EXPECT_EQ(opt, nullptr);
+    EXPECT_NE(std::string(rootopt_last_error()).find(what), std::string::npos)
+        << rootopt_last_error();
+  };
+  config.struct_size = 0;
+  refused("rootopt_config.struct_size = 0 is smaller than any version");
+  config.struct_size = sizeof config + 8;
+  refused("built against a newer rootopt_c.h");
+  config.struct_size = sizeof config;
+  rootopt_hyperparams hyperparams{};  // zeroed by hand, not by rootopt_hyperparams_defaults
+  config.hyperparams = &hyperparams;
+  refused("rootopt_hyperparams.struct_size = 0");
+  // The defaults function writes only the bytes the caller says it has.
+  rootopt_param param;
+  std::memset(&param, 0xab, sizeof param);
+  EXPECT_EQ(rootopt_param_defaults(&param, 2), ROOTOPT_ERROR);
+  EXPECT_EQ(rootopt_hyperparams_defaults(&hyperparams, sizeof hyperparams + 4), ROOTOPT_ERROR);
+  EXPECT_EQ(hyperparams.struct_size, 0u);  // refused: nothing written
+
+  ASSERT_EQ(rootopt_hyperparams_defaults(&hyperparams, sizeof hyperparams), ROOTOPT_OK);
+  config.fallback_normalization = 9;
+  refused("fallback_normalization has invalid value 9");
+  config.fallback_normalization = ROOTOPT_NORMALIZATION_FROBENIUS;
+  config.fallback_steps = 0;
+  config.fallback = ROOTOPT_FALLBACK_NAMED;
+  refused("step count must be positive, got 0");
+  config.fallback_steps = 5;
+  ASSERT_EQ(rootopt_create(&config, &opt), ROOTOPT_OK) << rootopt_last_error();
+  HostParam p("w", 1, 8, 8, DType::fp32);
+  param = c_param(p, "w");
+  param.struct_size = 0;
+  EXPECT_EQ(rootopt_add_param(opt, &param, nullptr), ROOTOPT_ERROR);
+  EXPECT_NE(std::string(rootopt_last_error()).find("rootopt_param.struct_size = 0"),
+            std::string::npos);
+  int64_t count = -1;
+  ASSERT_EQ(rootopt_num_params(opt, &count), ROOTOPT_OK);
+  EXPECT_EQ(count, 0);
+  rootopt_hyperparams out;
+  out.struct_size = 3;
+  EXPECT_EQ(rootopt_get_hyperparams(opt, &out), ROOTOPT_ERROR);
+  EXPECT_EQ(rootopt_destroy(opt), ROOTOPT_OK);
+}
+
+// A NaN already in the caller's momentum buffer (bound with rebind) blocks the parameter: the
+// warning must say so, not blame a gradient that is finite.
+TEST_F(RuntimeCApi, SkipWarningNamesTheBufferHoldingNaN) {
+  const std::string table = write_table();
+  std::vector<std::string> warnings;
+  rootopt_config config;
+  rootopt_config_defaults(&config, sizeof config);
+  config.table_path = table.c_str();
+  config.warn = collect;
+  config.warn_user_data = &warnings;
+  rootopt_optimizer* opt = nullptr;
+  ASSERT_EQ(rootopt_create(&config, &opt), ROOTOPT_OK) << rootopt_last_error();
+  std::mt19937_64 rng(5);
+  HostParam p("w", 1, 64, 64, DType::fp32);
+  p.set_theta(0, random_matrix(64, 64, rng, 0.1));
+  p.set_grad(0, random_gradient(64, 64, rng));
+  rootopt_param cp = c_param(p, "w");
+  ASSERT_EQ(rootopt_add_param(opt, &cp, nullptr), ROOTOPT_OK) << rootopt_last_error();
+  std::vector<float> momentum(64 * 64, 0.0f);
+  momentum[7] = std::nanf("");
+  cp.momentum = momentum.data();
+  ASSERT_EQ(rootopt_rebind(opt, 0, &cp), ROOTOPT_OK) << rootopt_last_error();
+  ASSERT_EQ(rootopt_step(opt, nullptr), ROOTOPT_OK);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("'w' skipped: its momentum holds NaN or Inf"), std::string::npos)
+      << warnings[0];
+  momentum[7] = 0.0f;  // a finite momentum and a NaN gradient: the gradient is named
+  p.set_grad_element(3, std::nanf(""));
+  ASSERT_EQ(rootopt_step(opt, nullptr), ROOTOPT_OK);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[1].find("'w' skipped: its gradient holds NaN or Inf"), std::string::npos)
+      << warnings[1];
+  EXPECT_EQ(rootopt_destroy(opt), ROOTOPT_OK);
+}
+
+// A value a check refuses is printed as exactly the float it saw: the float after 1 is not "1".
+TEST_F(RuntimeCApi, RefusedValuesArePrintedExactly) {
+  rootopt_config config;
+  rootopt_config_defaults(&config, sizeof config);
+  rootopt_hyperparams hyperparams;
+  rootopt_hyperparams_defaults(&hyperparams, sizeof hyperparams);
+  hyperparams.threshold_quantile = std::nextafter(1.0f, 2.0f);
+  config.hyperparams = &hyperparams;
+  rootopt_optimizer* opt = nullptr;
+  EXPECT_EQ(rootopt_create(&config, &opt), ROOTOPT_ERROR);
+  EXPECT_NE(std::string(rootopt_last_error()).find("threshold_quantile = 1.0000001 must lie in"),
+            std::string::npos)
+      << rootopt_last_error();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@ An interrupted or failed write never leaves a half-written file at the destinati
 
 import contextlib
 import os
+import shutil
 
 import h5py
 
@@ -17,6 +18,21 @@ def atomic_h5(path):
     tmp = f"{path}.tmp.{os.getpid()}"
     try:
         with h5py.File(tmp, "w") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_edit(path):
+    """Yields a writable copy of the existing HDF5 file `path` that replaces it only if the block
+    succeeds."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as f:
             yield f
         os.replace(tmp, path)
     finally:

@@ -2,10 +2,12 @@
 
 - Fashion-MNIST (Xiao et al. 2017), package `dataset-fashion-mnist`: IDX files in
   /usr/share/datasets/fashion-mnist/.
-- Text: the Jargon File 4.4.7 (public domain, Eric S. Raymond), package `jargon-text`:
-  /usr/share/doc/jargon-text/jargon.txt.gz, 1.68 MB of English text, read as bytes.
+- Text corpora, read as bytes (`CORPORA`, `corpus_bytes`): the Jargon File, fortune cookies,
+  the Debian Policy Manual, a Portuguese Linux guide and Python's standard library source.
 """
 
+import collections
+import glob
 import gzip
 import os
 import struct
@@ -18,6 +20,41 @@ JARGON_TEXT = "/usr/share/doc/jargon-text/jargon.txt.gz"
 # Mean and standard deviation of the Fashion-MNIST training pixels in [0, 1].
 FASHION_MNIST_MEAN = 0.2860
 FASHION_MNIST_STD = 0.3530
+
+Corpus = collections.namedtuple("Corpus", "package description files")
+
+
+def _package_files(package, directory, skip_suffixes=()):
+    """The regular files Debian package `package` installed under `directory`, sorted (dpkg's
+    file list, so other packages' files in the same directory are not mixed in)."""
+    listing = f"/var/lib/dpkg/info/{package}.list"
+    if not os.path.isfile(listing):
+        return []
+    with open(listing) as f:
+        paths = [line.strip() for line in f]
+    return sorted(p for p in paths if os.path.dirname(p) == directory and os.path.isfile(p)
+                  and not os.path.islink(p) and not p.endswith(skip_suffixes))
+
+
+# Text corpora from Debian packages, each a fixed, sorted list of files concatenated as bytes.
+CORPORA = {
+    "jargon": Corpus("jargon-text", "The Jargon File 4.4.7: English hacker lexicon, "
+                     "public domain, 1.7 MB", lambda: [JARGON_TEXT]),
+    "fortunes": Corpus("fortunes", "fortune-mod's English cookie files (quotations, jokes, "
+                       "poems, Star Trek, Pratchett, ...), 2.6 MB",
+                       lambda: _package_files("fortunes", "/usr/share/games/fortunes",
+                                              (".dat", ".u8"))),
+    "debian-policy": Corpus("debian-policy", "Debian Policy Manual 4.6.2, plain-text edition: "
+                            "technical English, 0.48 MB",
+                            lambda: ["/usr/share/doc/debian-policy/policy.txt.gz"]),
+    "focalinux": Corpus("focalinux-text", "Foca GNU/Linux guide (Portuguese, ISO-8859-1), "
+                        "beginner, intermediate and advanced volumes, 2.3 MB",
+                        lambda: [f"/usr/share/doc/focalinux/text/{v}/index.txt.gz"
+                                 for v in ("iniciante", "intermediario", "avancado")]),
+    "python-stdlib": Corpus("libpython3.11-stdlib", "Python 3.11 standard library source, "
+                            "top-level modules /usr/lib/python3.11/*.py: code, 4.7 MB",
+                            lambda: sorted(glob.glob("/usr/lib/python3.11/*.py"))),
+}
 
 
 class DataMissing(RuntimeError):
@@ -63,17 +100,36 @@ def fashion_mnist(directory=FASHION_MNIST_DIR):
     return out["train_x"], out["train_y"], out["test_x"], out["test_y"]
 
 
-def text_bytes(path=JARGON_TEXT):
-    """The bytes of a text corpus (.gz is decompressed), as a uint8 torch tensor."""
-    if not os.path.isfile(path):
-        hint = ("install the Debian package: apt-get install jargon-text" if path == JARGON_TEXT
-                else "pass an existing text file with --text")
-        raise DataMissing(f"text corpus {path} not found: {hint}")
+def _read_bytes(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
-        raw = f.read()
+        return f.read()
+
+
+def text_bytes(path):
+    """The bytes of one text file (.gz is decompressed), as a uint8 torch tensor."""
+    if not os.path.isfile(path):
+        raise DataMissing(f"text corpus {path} not found: pass an existing text file with --text")
+    return _as_tensor(_read_bytes(path), path)
+
+
+def corpus_bytes(name):
+    """The bytes of corpus `name` (a key of CORPORA): its files concatenated in their fixed
+    order."""
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus '{name}': choose one of {', '.join(sorted(CORPORA))}")
+    corpus = CORPORA[name]
+    files = corpus.files()
+    missing = [p for p in files if not os.path.isfile(p)]
+    if not files or missing:
+        raise DataMissing(f"corpus {name}: {', '.join(missing) or 'no files'} missing. Install "
+                          f"the Debian package: apt-get install {corpus.package}")
+    return _as_tensor(b"".join(_read_bytes(p) for p in files), f"corpus {name}")
+
+
+def _as_tensor(raw, what):
     if len(raw) < 10_000:
-        raise ValueError(f"{path}: only {len(raw)} bytes, too little text to train on")
+        raise ValueError(f"{what}: only {len(raw)} bytes, too little text to train on")
     return torch.frombuffer(bytearray(raw), dtype=torch.uint8)
 
 

@@ -3,8 +3,9 @@
 A Muon/ROOT optimizer orthogonalizes, for every 2-D weight, the Nesterov update
     M <- mu * M + g,    U = g + mu * M
 (conv kernels flattened to (out, in*kh*kw)). The recorder computes the singular values of U in
-fp64 (torch.linalg.svdvals) every `every` steps and writes them as 1-D float64 datasets
-`/<layer>/step_<N>` with attributes rows, cols, step, layer, model, dataset.
+fp64 (torch.linalg.svdvals) every `every` steps, or at the steps listed in `at`, and writes
+them as 1-D float64 datasets `/<layer>/step_<N>` with attributes rows, cols, step, layer, model,
+dataset.
 
 Usage in any torch loop (the optimizer can be anything; see docs/spectra.md):
 
@@ -35,10 +36,14 @@ def as_matrix(tensor):
 
 
 class SpectrumRecorder:
-    def __init__(self, named_parameters, model, dataset, every, momentum=0.95, optimizer=None,
-                 state_key="momentum_buffer"):
-        if every < 1:
+    def __init__(self, named_parameters, model, dataset, every=None, momentum=0.95, optimizer=None,
+                 state_key="momentum_buffer", at=None):
+        if (every is None) == (at is None):
+            raise ValueError("SpectrumRecorder: give either every= or at= (capture steps)")
+        if every is not None and every < 1:
             raise ValueError(f"SpectrumRecorder: every must be >= 1, got {every}")
+        if at is not None and (not at or min(at) < 1):
+            raise ValueError(f"SpectrumRecorder: at= must list steps >= 1, got {sorted(at)}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"SpectrumRecorder: momentum must be in [0, 1), got {momentum}")
         self.params = [(name, p) for name, p in named_parameters if p.dim() >= 2]
@@ -47,6 +52,7 @@ class SpectrumRecorder:
         self.model = model
         self.dataset = dataset
         self.every = every
+        self.at = None if at is None else frozenset(at)
         self.momentum = momentum
         self.optimizer = optimizer
         self.state_key = state_key
@@ -70,7 +76,7 @@ class SpectrumRecorder:
     @torch.no_grad()
     def observe(self, step):
         """Call once per optimizer step (after optimizer.step(), before zero_grad())."""
-        capture = step % self.every == 0
+        capture = step in self.at if self.at is not None else step % self.every == 0
         for name, p in self.params:
             if p.grad is None:
                 continue
