@@ -73,8 +73,8 @@ CLI::Option* add_integer(CLI::App* cmd, const std::string& name, T& target,
           name,
           [name, &target](const std::string& text) {
             T value{};
-            const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(),
-                                                      value);
+            const auto [end, error] =
+                std::from_chars(text.data(), text.data() + text.size(), value);
             if (error == std::errc::result_out_of_range)
               throw CLI::ValidationError(name, "'" + text + "' is out of range");
             if (error != std::errc() || end != text.data() + text.size())
@@ -83,17 +83,6 @@ CLI::Option* add_integer(CLI::App* cmd, const std::string& name, T& target,
           },
           help)
       ->default_str(std::to_string(target));
-}
-
-std::vector<Shape> parse_shape_list(const std::string& text) {
-  std::vector<Shape> shapes;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (item.empty()) throw Error("--shapes: empty entry in '" + text + "'");
-    shapes.push_back(parse_shape(item));
-  }
-  if (shapes.empty()) throw Error("--shapes: no shape given");
-  return shapes;
 }
 
 // --families / --matrices / --matrices-weight -> the fitting mixture. With --matrices, a
@@ -126,8 +115,9 @@ std::vector<Normalization> parse_normalizations(const std::string& text) {
     return {Normalization::frobenius, Normalization::schatten4, Normalization::schatten8};
   const Normalization n = parse_normalization(text);
   if (n == Normalization::aol)
-    throw Error("--normalization aol: AOL changes the singular vectors; tables and the runtime "
-                "cannot use it (frobenius, schatten4, schatten8, auto)");
+    throw Error(
+        "--normalization aol: AOL changes the singular vectors; tables and the runtime "
+        "cannot use it (frobenius, schatten4, schatten8, auto)");
   return {n};
 }
 
@@ -221,13 +211,12 @@ void print_summary(const CoefficientTable& table) {
              "ratio", "envelope");
   for (int64_t i = 0; i < table.size(); ++i) {
     const double same = column(i, "polar_express_same_norm_heldout_rms");
-    fmt::print(
-        "{:>11} | {:<44} {:>5.2f} | {:>8} {:>7} {:>7} | {:>8} {:>7} | {:>8} {:>7} | {:>8}\n",
-        to_string(table.shapes()[size_t(i)]), table.recipe(i).describe(), column(i, "cost"),
-        number(column(i, "heldout_rms")), ratio(column(i, "heldout_ratio")),
-        ratio(column(i, "heldout_rms") / same), number(column(i, "heldout_real_rms")),
-        ratio(column(i, "heldout_real_ratio")), number(column(i, "bf16_matrix_rms")),
-        ratio(column(i, "bf16_matrix_ratio")), number(column(i, "envelope")));
+    fmt::print("{:>11} | {:<44} {:>5.2f} | {:>8} {:>7} {:>7} | {:>8} {:>7} | {:>8} {:>7} | {:>8}\n",
+               to_string(table.shapes()[size_t(i)]), table.recipe(i).describe(), column(i, "cost"),
+               number(column(i, "heldout_rms")), ratio(column(i, "heldout_ratio")),
+               ratio(column(i, "heldout_rms") / same), number(column(i, "heldout_real_rms")),
+               ratio(column(i, "heldout_real_ratio")), number(column(i, "bf16_matrix_rms")),
+               ratio(column(i, "bf16_matrix_ratio")), number(column(i, "envelope")));
   }
   fmt::print(
       "held-out: RMS orthogonality error in exact arithmetic on fresh mixture spectra (real: "
@@ -251,16 +240,17 @@ void run(const TuneArgs& a) {
   try {
     const TuneOptions options = tune_options(a);
     options.validate();
-    fmt::print(stderr, "tuning {} shape(s): normalization {}, {}, budget {}, {} threads\n",
-               run.shapes.size(), a.normalization,
-               options.recipes.steps > 0 ? fmt::format("{} steps", options.recipes.steps)
-                                         : std::string("steps searched"),
-               options.recipes.budget, run.threads);
+    run.on_start = [&](int64_t todo, int64_t resumed) {
+      if (resumed > 0) fmt::print(stderr, "kept {} finished shape(s) from {}\n", resumed, a.out);
+      fmt::print(stderr, "tuning {} shape(s): normalization {}, {}, budget {}, {} threads\n", todo,
+                 a.normalization,
+                 options.recipes.steps > 0 ? fmt::format("{} steps", options.recipes.steps)
+                                           : std::string("steps searched"),
+                 options.recipes.budget, run.threads);
+    };
     SigintGuard guard;
     run.cancel = &g_interrupted;
     const TuneRunResult result = run_tuning(run, options);
-    if (result.resumed > 0)
-      fmt::print(stderr, "kept {} finished shape(s) from {}\n", result.resumed, a.out);
     if (result.table.size() > 0) print_summary(result.table);
     if (result.cancelled)
       throw Error(fmt::format(

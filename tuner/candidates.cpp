@@ -63,8 +63,7 @@ std::vector<Candidate> candidate_recipes(Shape shape, const RecipeSpace& space) 
             // The budget is a ratio of two flop counts; 1e-9 keeps Polar Express's own recipe
             // (cost exactly 1) within a budget of 1 whatever the rounding.
             if (c.cost > space.budget * (1 + 1e-9)) continue;
-            const Key key{int(normalization), int(form), restarts, tail.steps,
-                          int(tail.precision)};
+            const Key key{int(normalization), int(form), restarts, tail.steps, int(tail.precision)};
             best[key] = c;  // k ascends: the last one kept has the most steps
           }
   std::vector<Candidate> out;
@@ -77,6 +76,17 @@ std::vector<Candidate> candidate_recipes(Shape shape, const RecipeSpace& space) 
     return order(x.recipe) < order(y.recipe);
   });
   return out;
+}
+
+void check_some_candidate(Shape shape, const RecipeSpace& space) {
+  if (!candidate_recipes(shape, space).empty()) return;
+  throw InvalidTuneOption(
+      "recipes.budget",
+      detail::concat(
+          "no recipe for ", to_string(shape.canonical()), " costs at most the budget ",
+          space.budget,
+          space.steps > 0 ? detail::concat(" with ", space.steps, " steps") : std::string(),
+          " (cost relative to Polar Express, 5 standard steps in bf16)"));
 }
 
 }  // namespace rootopt::tuner

@@ -21,6 +21,9 @@ struct Candidate {
 // Sorted by (normalisation, K, form, restarts, tail). Empty if nothing fits the budget.
 std::vector<Candidate> candidate_recipes(Shape shape, const RecipeSpace& space);
 
+// Throws InvalidTuneOption("recipes.budget") naming the shape when no recipe fits the budget.
+void check_some_candidate(Shape shape, const RecipeSpace& space);
+
 // The most steps any candidate may have.
 inline constexpr int64_t kMaxCandidateSteps = kMaxTuneSteps;
 

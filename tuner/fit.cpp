@@ -100,9 +100,9 @@ FittedSchedule fit_schedule(Shape shape, Normalization normalization, int64_t st
     warm.push_back(with_input_scale(kPolishingStep, problem.parameterization.safety));
     starts.insert(starts.begin(), problem.parameterization.params_of(Schedule("warm", warm)));
   }
-  const SearchOutcome outcome =
-      search_schedule(problem, options.search, starts,
-                      detail::derive_seed(derive_seed(options.seed, shape, SeedStream::search), uint64_t(steps)));
+  const SearchOutcome outcome = search_schedule(
+      problem, options.search, starts,
+      detail::derive_seed(derive_seed(options.seed, shape, SeedStream::search), uint64_t(steps)));
   FittedSchedule out;
   out.normalization = normalization;
   out.stored = outcome.stored;

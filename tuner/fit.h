@@ -26,10 +26,10 @@ FitSpectra sample_fit_spectra(Shape shape, const TuneOptions& options);
 
 struct FittedSchedule {
   Normalization normalization = Normalization::frobenius;
-  Schedule stored;      // deployed, fp32 coefficients, canonical gauge
-  double fit_rms = 0;   // fitting objective (compressed spectra)
+  Schedule stored;          // deployed, fp32 coefficients, canonical gauge
+  double fit_rms = 0;       // fitting objective (compressed spectra)
   double guard_excess = 0;  // 0: every group within its guard limit
-  SafetyReport safety;  // of its designed steps
+  SafetyReport safety;      // of its designed steps
   int64_t evaluations = 0;
   int64_t method_failures = 0;
 };

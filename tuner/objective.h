@@ -27,8 +27,8 @@ class SpectralObjective {
 
   struct Evaluation {
     double value = 0;
-    std::vector<double> group_values;  // mean RMS error per group
-    std::vector<double> gradient;      // dF/d(a_k, b_k, c_k), 3K entries (if requested)
+    std::vector<double> group_values;     // mean RMS error per group
+    std::vector<double> gradient;         // dF/d(a_k, b_k, c_k), 3K entries (if requested)
     std::vector<double> group_gradients;  // row g: d group_values[g] / d(a_k, b_k, c_k)
   };
   void evaluate(const std::vector<QuinticStep>& steps, bool gradients, Evaluation& out) const;
@@ -40,10 +40,10 @@ class SpectralObjective {
   int64_t points() const { return static_cast<int64_t>(values_.size()); }
 
  private:
-  std::vector<double> values_;    // compressed singular values of all spectra, concatenated
-  std::vector<double> weights_;   // per value; each spectrum's weights sum to 1
-  std::vector<int64_t> offsets_;  // spectrum j owns [offsets_[j], offsets_[j+1])
-  std::vector<int64_t> groups_;   // group of spectrum j
+  std::vector<double> values_;         // compressed singular values of all spectra, concatenated
+  std::vector<double> weights_;        // per value; each spectrum's weights sum to 1
+  std::vector<int64_t> offsets_;       // spectrum j owns [offsets_[j], offsets_[j+1])
+  std::vector<int64_t> groups_;        // group of spectrum j
   std::vector<double> group_weights_;  // sum 1
   std::vector<int64_t> group_sizes_;
 };

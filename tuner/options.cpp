@@ -46,14 +46,12 @@ void TuneOptions::validate() const {
   require(mixture && !mixture->components().empty(), "mixture", "no spectrum families to fit to");
   require(search.random_starts >= 0 && search.random_starts <= kMaxRandomStarts, "random_starts",
           "random start count ", search.random_starts, " is outside [0, ", kMaxRandomStarts, "]");
-  require(std::isfinite(search.perturbation) && search.perturbation >= 0 &&
-              search.perturbation < 1,
+  require(std::isfinite(search.perturbation) && search.perturbation >= 0 && search.perturbation < 1,
           "perturbation", "start perturbation ", search.perturbation, " is outside [0, 1)");
   require(search.local_max_evals >= 1 && search.local_max_evals <= kMaxSearchEvaluations &&
               search.global_max_evals >= 1 && search.global_max_evals <= kMaxSearchEvaluations,
           "max_evals", "search evaluation budgets must be in [1, ", kMaxSearchEvaluations,
-          "], got ", search.local_max_evals, " (local) and ", search.global_max_evals,
-          " (global)");
+          "], got ", search.local_max_evals, " (local) and ", search.global_max_evals, " (global)");
   require(std::isfinite(search.safety_margin) && search.safety_margin >= 0 &&
               search.safety_margin <= 0.1,
           "safety_margin", "safety margin ", search.safety_margin, " is outside [0, 0.1]");

@@ -25,7 +25,8 @@ std::vector<double> repeat_bounds(const double (&bound)[3], int64_t triples) {
 double round_significand(double v) {
   if (v == 0 || !std::isfinite(v)) return v;
   int exponent = 0;
-  const double mantissa = std::frexp(v, &exponent);  // v = mantissa 2^exponent, |mantissa| in [0.5, 1)
+  const double mantissa =
+      std::frexp(v, &exponent);  // v = mantissa 2^exponent, |mantissa| in [0.5, 1)
   return std::ldexp(std::nearbyint(std::ldexp(mantissa, kCanonicalBits)),
                     exponent - kCanonicalBits);
 }
@@ -88,8 +89,7 @@ std::vector<double> Parameterization::canonical(const std::vector<double>& x) co
   const int64_t triples = mode == TuneMode::shared ? 1 : steps;
   for (int64_t k = 0; k < triples; ++k) {
     const QuinticStep& t = q[size_t(k)];
-    out.insert(out.end(),
-               {round_significand(t.a), round_significand(t.b), round_significand(t.c)});
+    out.insert(out.end(), {round_significand(t.a), round_significand(t.b), round_significand(t.c)});
   }
   return out;
 }

@@ -35,8 +35,8 @@ struct Parameterization {
   double safety = 1.0;  // 1 + safety_margin
 
   int64_t size() const { return mode == TuneMode::shared ? 3 : 3 * steps; }
-  std::vector<QuinticStep> steps_of(const double* x) const;           // designed q_k
-  std::vector<QuinticStep> deployed_steps_of(const double* x) const;  // p_k
+  std::vector<QuinticStep> steps_of(const double* x) const;                        // designed q_k
+  std::vector<QuinticStep> deployed_steps_of(const double* x) const;               // p_k
   Schedule schedule(const std::vector<double>& x, const std::string& name) const;  // deployed
   // A start point from a deployed schedule: per_step takes its K steps (extended/truncated);
   // shared takes its first triple. Returned in the canonical gauge.

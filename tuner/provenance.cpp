@@ -37,9 +37,9 @@ std::string join(const std::vector<T>& items, Name name) {
 // Attributes that must agree for --resume: everything that changes a shape's result. The rest
 // (version, creation time, tool, descriptions derived from these) is informational.
 const char* const kResumeKeys[] = {
-    "tune_steps", "normalizations", "forms",        "precision_tails", "budget",
-    "mode",       "seed",           "samples",      "heldout_samples", "envelope_bound",
-    "mixture",    "heldout_real",   "search",       "validation"};
+    "steps",   "normalizations", "forms",   "precision_tails", "budget",
+    "mode",    "seed",           "samples", "heldout_samples", "envelope_bound",
+    "mixture", "heldout_real",   "search",  "validation"};
 
 }  // namespace
 
@@ -50,7 +50,7 @@ std::map<std::string, std::string> tuning_attributes(const TuneOptions& options)
   a["created"] = utc_now();
   a["tool"] = "rootopt tune";
   a["seed"] = std::to_string(options.seed);
-  a["tune_steps"] = r.steps > 0 ? std::to_string(r.steps) : "searched";
+  a["steps"] = r.steps > 0 ? std::to_string(r.steps) : "searched";
   a["normalizations"] =
       join(r.normalizations, [](Normalization n) { return rootopt::to_string(n); });
   a["forms"] = join(r.forms, [](IterationForm f) { return rootopt::to_string(f); });
@@ -74,13 +74,12 @@ std::map<std::string, std::string> tuning_attributes(const TuneOptions& options)
       "fit: fp64 spectral; selection: emulated bf16 matrix iterations on selection matrices; "
       "report: fp32 and emulated bf16 on fresh matrices, against an fp64 SVD polar factor";
   a["search"] = search_description(options.search);
-  a["validation"] =
-      options.validation.enabled
-          ? detail::concat(options.validation.selection_matrices,
-                           " selection and ", options.validation.matrices,
-                           " report matrices per shape, proxy rank <= ",
-                           options.validation.max_rank)
-          : "disabled";
+  a["validation"] = options.validation.enabled
+                        ? detail::concat(options.validation.selection_matrices, " selection and ",
+                                         options.validation.matrices,
+                                         " report matrices per shape, proxy rank <= ",
+                                         options.validation.max_rank)
+                        : "disabled";
   return a;
 }
 

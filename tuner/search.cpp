@@ -32,9 +32,8 @@ nlopt::algorithm local_algorithm(const std::string& name) {
   if (name == "slsqp") return nlopt::LD_SLSQP;
   if (name == "mma") return nlopt::LD_MMA;
   if (name == "cobyla") return nlopt::LN_COBYLA;
-  throw InvalidTuneOption("search.local",
-                          detail::concat("unknown local search method '", name,
-                                         "' (slsqp, mma, cobyla)"));
+  throw InvalidTuneOption("search.local", detail::concat("unknown local search method '", name,
+                                                         "' (slsqp, mma, cobyla)"));
 }
 
 double guard_excess(const SearchProblem& p, const std::vector<double>& group_values) {
@@ -72,8 +71,7 @@ struct RunContext {
     if (cached_x.size() == n && std::equal(x, x + n, cached_x.begin()) &&
         (cached_gradients || !gradients))
       return cached;
-    problem->objective->evaluate(problem->parameterization.deployed_steps_of(x), gradients,
-                                 cached);
+    problem->objective->evaluate(problem->parameterization.deployed_steps_of(x), gradients, cached);
     cached_x.assign(x, x + n);
     cached_gradients = gradients;
     return cached;
@@ -311,12 +309,13 @@ SearchOutcome search_schedule(const SearchProblem& problem, const SearchOptions&
     // Global stage from the best start; its result joins the local starts.
     nlopt::srand(seed);
     std::vector<double> x = starts.front();
-    best.evaluations += run_nlopt(problem, nlopt::GN_ISRES, options.global_max_evals, x).evaluations;
+    best.evaluations +=
+        run_nlopt(problem, nlopt::GN_ISRES, options.global_max_evals, x).evaluations;
     locals.insert(locals.begin(), x);
   } else if (options.global != "multistart") {
-    throw InvalidTuneOption("search.global",
-                            detail::concat("unknown global search method '", options.global,
-                                           "' (multistart, isres)"));
+    throw InvalidTuneOption(
+        "search.global",
+        detail::concat("unknown global search method '", options.global, "' (multistart, isres)"));
   }
   bool found = false;
   for (size_t i = 0; i < locals.size(); ++i) {

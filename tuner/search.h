@@ -34,8 +34,8 @@ struct SearchOutcome {
   double objective = 0;   // the stored schedule's (compressed) fitting objective
   // Largest relative excess of a group's error over its guard limit (0: the guard holds).
   double guard_excess = 0;
-  SafetyReport safety;      // of the stored schedule's designed steps
-  int64_t evaluations = 0;  // objective evaluations over all starts
+  SafetyReport safety;          // of the stored schedule's designed steps
+  int64_t evaluations = 0;      // objective evaluations over all starts
   int64_t method_failures = 0;  // local runs NLopt ended with a generic failure (best kept)
   int64_t start_index = 0;      // which start led to it
 };

@@ -38,8 +38,8 @@ double raw_cost(const Recipe& recipe, Shape shape) {
     if (!q_identity) step += 2 * r * r * r;
     q_identity = false;
     if (k + 1 < K) {
-      const bool restart = std::find(recipe.restarts.begin(), recipe.restarts.end(), k + 1) !=
-                           recipe.restarts.end();
+      const bool restart =
+          std::find(recipe.restarts.begin(), recipe.restarts.end(), k + 1) != recipe.restarts.end();
       if (restart) {
         step += 3 * r * r * L;
         q_identity = true;
@@ -98,8 +98,8 @@ Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Recipe& recipe, Pr
     double s = 0;
     const M& src = recipe.normalization == Normalization::schatten4 ? a : a2;
     for (Eigen::Index i = 0; i < src.size(); ++i) s += double(src.data()[i]) * src.data()[i];
-    alpha = recipe.normalization == Normalization::schatten4 ? std::pow(s, 0.25)
-                                                             : std::pow(s, 0.125);
+    alpha =
+        recipe.normalization == Normalization::schatten4 ? std::pow(s, 0.25) : std::pow(s, 0.125);
     if (!(s > 0) || !std::isfinite(alpha)) alpha = 1;
   }
   auto coeffs = [&](int64_t k) {
@@ -143,8 +143,8 @@ Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Recipe& recipe, Pr
       }
       q_identity = false;
       if (k + 1 == K) break;
-      const bool restart = std::find(recipe.restarts.begin(), recipe.restarts.end(), k + 1) !=
-                           recipe.restarts.end();
+      const bool restart =
+          std::find(recipe.restarts.begin(), recipe.restarts.end(), k + 1) != recipe.restarts.end();
       if (restart) {
         x = mul(q, x, p);
         rnd(x, p);

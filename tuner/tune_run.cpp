@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "candidates.h"
 #include "check.h"
 #include "rootopt/tuner.h"
 
@@ -77,8 +78,7 @@ std::filesystem::path output_target(const std::string& path) {
 void check_output(const std::filesystem::path& target, const std::string& path, bool resume,
                   bool overwrite) {
   if (path.empty()) throw InvalidTuneOption("out_path", "no output path");
-  const std::string shown =
-      target.string() == path ? path : path + " (-> " + target.string() + ")";
+  const std::string shown = target.string() == path ? path : path + " (-> " + target.string() + ")";
   std::error_code ec;
   const auto status = std::filesystem::status(target, ec);
   if (std::filesystem::is_directory(status))
@@ -168,6 +168,7 @@ TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) 
     throw InvalidTuneOption("threads", detail::concat("thread count ", run.threads,
                                                       " is outside [1, ", kMaxThreads, "]"));
   const std::vector<Shape> shapes = unique_canonical(run.shapes);
+  for (const Shape& s : shapes) tuner::check_some_candidate(s, options.recipes);
   const std::filesystem::path target = output_target(run.out_path);
   check_output(target, run.out_path, run.resume, run.overwrite);
 
@@ -190,6 +191,7 @@ TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) 
       todo.push_back(s);
   }
 
+  if (run.on_start) run.on_start(int64_t(todo.size()), result.resumed);
   RunState state(run, target.string(), std::move(table), int64_t(todo.size()));
   std::atomic<size_t> next{0};
   std::atomic<bool> cancelled{false};

@@ -37,8 +37,8 @@ double ratio_to_best_anchor(const std::map<std::string, double>& m, const std::s
 }
 
 struct Choice {
-  size_t index = 0;                // into the candidates
-  double selection_bf16 = kNaN;    // its mean bf16 error on the selection matrices
+  size_t index = 0;                  // into the candidates
+  double selection_bf16 = kNaN;      // its mean bf16 error on the selection matrices
   double best_standard_bf16 = kNaN;  // the best standard-form candidate's
 };
 
@@ -55,8 +55,7 @@ Choice choose(const std::vector<tuner::Candidate>& candidates, const std::vector
     const double error =
         selection ? tuner::matrix_rms(c.recipe, *selection, Precision::bf16) : fit_rms[i];
     const double key = std::isfinite(error) ? error : std::numeric_limits<double>::infinity();
-    if (i == 0 || key < best_key ||
-        (key == best_key && c.cost < candidates[choice.index].cost)) {
+    if (i == 0 || key < best_key || (key == best_key && c.cost < candidates[choice.index].cost)) {
       best_key = key;
       choice.index = i;
       choice.selection_bf16 = selection ? error : kNaN;
@@ -81,15 +80,7 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
   ROOTOPT_CHECK(shape.rows >= 1, "cannot tune shape ", to_string(shape));
 
   std::vector<tuner::Candidate> candidates = tuner::candidate_recipes(shape, options.recipes);
-  if (candidates.empty())
-    throw InvalidTuneOption(
-        "recipes.budget",
-        detail::concat("no recipe for ", to_string(shape), " costs at most the budget ",
-                       options.recipes.budget, options.recipes.steps > 0
-                                                   ? detail::concat(" with ", options.recipes.steps,
-                                                                    " steps")
-                                                   : std::string(),
-                       " (cost relative to Polar Express, 5 standard steps in bf16)"));
+  if (candidates.empty()) tuner::check_some_candidate(shape, options.recipes);
 
   // Fit once per (normalisation, K): forms, restarts and tails are the same map in exact
   // arithmetic.
@@ -106,8 +97,7 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
       const auto shorter = fits.find({key.first, key.second - 1});
       it = fits.emplace(key, tuner::fit_schedule(
                                  shape, key.first, key.second, fit, options,
-                                 shorter == fits.end() ? nullptr : &shorter->second.stored,
-                                 cancel))
+                                 shorter == fits.end() ? nullptr : &shorter->second.stored, cancel))
                .first;
       evaluations += it->second.evaluations;
       failures += it->second.method_failures;

@@ -56,8 +56,7 @@ MatrixSet prepare_matrix_set(Shape shape, const TuneOptions& options, SeedStream
     const uint64_t spectrum_seed = splitmix64(seed + 2 * uint64_t(i));
     const Spectrum s = real ? options.heldout_real->sample(v.proxy, spectrum_seed)
                             : options.mixture->sample(v.proxy, spectrum_seed, i);
-    v.matrices.push_back(
-        matrix_with_spectrum(v.proxy, s, splitmix64(seed + 2 * uint64_t(i) + 1)));
+    v.matrices.push_back(matrix_with_spectrum(v.proxy, s, splitmix64(seed + 2 * uint64_t(i) + 1)));
     v.references.push_back(solver->polar(v.matrices.back()));
   }
   return v;

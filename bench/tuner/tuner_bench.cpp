@@ -76,8 +76,7 @@ void BM_Search(benchmark::State& state) {
   search.random_starts = state.range(1);
   if (search.local == "cobyla") search.local_max_evals = 2000;
   const tuner::SpectralObjective objective(normalized_fit_spectra(), fit_spectra().groups,
-                                           fit_spectra().group_weights,
-                                           search.points_per_spectrum);
+                                           fit_spectra().group_weights, search.points_per_spectrum);
   const tuner::SafetyConstraints constraints(search.constraint_grid, 5);
   const tuner::SearchProblem problem{
       {TuneMode::per_step, 5, 1.01}, &objective, &constraints, 1.3, {}, nullptr};
@@ -118,9 +117,9 @@ BENCHMARK(BM_Fit)->Arg(5)->Arg(7)->Arg(9)->Unit(benchmark::kSecond)->Iterations(
 // matrices (rank-256 proxy 256x1024); the schedules are placeholders of the right length.
 void BM_CandidateSelection(benchmark::State& state) {
   const auto candidates = tuner::candidate_recipes(kShape, options().recipes);
-  const tuner::MatrixSet set = tuner::prepare_matrix_set(
-      kShape, options(), tuner::SeedStream::selection_matrices,
-      options().validation.selection_matrices);
+  const tuner::MatrixSet set =
+      tuner::prepare_matrix_set(kShape, options(), tuner::SeedStream::selection_matrices,
+                                options().validation.selection_matrices);
   for (auto _ : state)
     for (const tuner::Candidate& c : candidates)
       benchmark::DoNotOptimize(tuner::matrix_rms(c.recipe, set, Precision::bf16));

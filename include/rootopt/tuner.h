@@ -142,7 +142,6 @@ struct TuneOptions {
   void validate() const;
 };
 
-
 // Defaults: default mixture, captured:set=heldout as the real held-out set when present.
 TuneOptions default_tune_options();
 
@@ -190,6 +189,8 @@ struct TuneRunOptions {
   bool resume = false;     // keep the compatible shapes already in out_path
   bool overwrite = false;  // replace an existing out_path (without it, or resume, it is refused)
   int64_t threads = 1;     // shapes tuned in parallel
+  // Called once after every check passed, before any work: shapes to tune and shapes kept.
+  std::function<void(int64_t todo, int64_t resumed)> on_start;
   std::function<void(const TuneProgress&)> on_progress;  // called from worker threads, serialised
   const std::atomic<bool>* cancel = nullptr;
 };
