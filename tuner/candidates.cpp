@@ -30,11 +30,17 @@ struct Tail {
   Precision precision;
 };
 
+// Tails: the last step, the last two, or every step. A tail that covers step 1 also keeps X0 in
+// fp32 (docs/recipes.md), which is what removes the floor bf16 puts under the error: X0's
+// rounding to bf16 scrambles every singular direction below ~2^-9 of its norm, and the steps
+// then amplify them in the wrong directions.
 std::vector<Tail> tails(bool allowed, int64_t steps) {
   std::vector<Tail> out{{0, Precision::fp32}};
   if (!allowed) return out;
-  for (Precision p : {Precision::tf32, Precision::fp32})
+  for (Precision p : {Precision::tf32, Precision::fp32}) {
     for (int64_t t = 1; t <= 2 && t <= steps; ++t) out.push_back({t, p});
+    if (steps > 2) out.push_back({steps, p});
+  }
   return out;
 }
 

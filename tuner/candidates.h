@@ -24,7 +24,11 @@ std::vector<Candidate> candidate_recipes(Shape shape, const RecipeSpace& space);
 // Throws InvalidTuneOption("recipes.budget") naming the shape when no recipe fits the budget.
 void check_some_candidate(Shape shape, const RecipeSpace& space);
 
-// The most steps any candidate may have.
-inline constexpr int64_t kMaxCandidateSteps = kMaxTuneSteps;
+// The most steps a searched candidate may have (RecipeSpace::steps = 0). Ten steps amplify small
+// singular values up to ~4.26^10 x 1.3 = 2e6 (docs/tuner.md, "Ceiling"), far below what bf16's
+// and tf32's rounding of X0 (relative 2^-9, 2^-11) can resolve; measured at 128x2048, K = 11 to
+// 16 lower the exact error from 0.007 to 0.0007, invisible at matrix level, and cost 3-37 s of
+// fitting each.
+inline constexpr int64_t kMaxCandidateSteps = 10;
 
 }  // namespace rootopt::tuner

@@ -13,9 +13,11 @@
 namespace rootopt::tuner {
 
 // A shape's fitting spectra (Frobenius-normalised, as sampled), grouped: one group per family of
-// the mixture, in the mixture's order. Group g gets max(1, round(samples * w_g / sum w))
-// spectra (stratified sampling: the objective weights each group by w_g, so the estimate of the
-// mixture's expected error has no variance from how many samples each family happens to get).
+// the mixture, in the mixture's order, and one per source of a family that has sources (each
+// captured model; SpectrumFamily::sources()), which shares its family's weight equally. Group g
+// gets max(1, round(samples * w_g / sum w)) spectra (stratified sampling: the objective weights
+// each group by w_g, so the estimate of the mixture's expected error has no variance from how
+// many samples each group happens to get).
 struct FitSpectra {
   std::vector<Spectrum> spectra;
   std::vector<int64_t> groups;

@@ -95,9 +95,10 @@ struct SearchOptions {
   // explodes just above (measured: p(1.001) ~ 1e22).
   double safety_margin = 0.01;
   // Guard against over-fitting the fitting spectra (docs/tuner.md, "Objective"): the mean error
-  // on every group of fitting spectra (each family of the mixture) must stay <= guard times the
-  // best deployed built-in's error on that group (or bf16's unit roundoff, whichever is
-  // larger). 0 turns the guard off.
+  // on every group of fitting spectra (each family of the mixture, each captured model) must
+  // stay <= guard times the best anchor's error on that group (or bf16's unit roundoff,
+  // whichever is larger); the anchor is the best of the built-ins as deployed and Polar Express
+  // under the tuned normalisation. 0 turns the guard off.
   double guard = 1.0;
 };
 
@@ -120,8 +121,8 @@ struct ValidationOptions {
   // Held-out matrices per shape on which the candidates are compared (bf16 error), and a fresh
   // set on which the chosen recipe and the built-ins are reported, so the reported numbers carry
   // no selection bias.
-  int64_t selection_matrices = 4;
-  int64_t matrices = 4;
+  int64_t selection_matrices = 6;
+  int64_t matrices = 6;
   int64_t max_rank = 256;  // larger shapes are validated on a proxy with the same aspect ratio
 };
 

@@ -100,7 +100,8 @@ TEST_F(TuneCli, BadInputFailsCleanlyAndWritesNothing) {
     const bool families = args.find("--families") != std::string::npos;
     // An option given twice is a CLI error of its own: the case's value replaces fast()'s.
     std::string options = fast();
-    for (const char* flag : {"--steps", "--threads", "--validation-matrices", "--tails", "--form"})
+    for (const char* flag :
+         {"--steps", "--threads", "--validation-matrices", "--tails", "--form", "--samples"})
       if (args.find(flag) != std::string::npos) {
         const size_t at = options.find(flag);
         const size_t end = options.find(" --", at + 1);
@@ -112,7 +113,7 @@ TEST_F(TuneCli, BadInputFailsCleanlyAndWritesNothing) {
     EXPECT_NE(o.err.find(needle), std::string::npos) << args << "\nstderr: " << o.err;
     EXPECT_EQ(o.err.find(".cpp:"), std::string::npos) << args << "\nstderr: " << o.err;
     EXPECT_FALSE(std::filesystem::exists(path("t.h5"))) << args;
-    EXPECT_EQ(o.err.find("tuning "), std::string::npos) << "work started: " << args;
+    EXPECT_EQ(o.err.find("tuning 1 shape"), std::string::npos) << "work started: " << args;
   }
   const Outcome shapes = run("shapes " + unknown);
   EXPECT_EQ(shapes.status, 1);
