@@ -116,6 +116,7 @@ FittedSchedule fit_schedule(Shape shape, Normalization normalization, int64_t st
       problem, options.search, starts,
       detail::derive_seed(derive_seed(options.seed, shape, SeedStream::search), uint64_t(steps)));
   FittedSchedule out;
+  out.found = outcome.found;
   out.normalization = normalization;
   out.stored = outcome.stored;
   out.fit_rms = outcome.objective;

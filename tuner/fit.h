@@ -27,6 +27,7 @@ struct FitSpectra {
 FitSpectra sample_fit_spectra(Shape shape, const TuneOptions& options);
 
 struct FittedSchedule {
+  bool found = false;  // false: no start led to a safe schedule (the fields below are unset)
   Normalization normalization = Normalization::frobenius;
   Schedule stored;          // deployed, fp32 coefficients, canonical gauge
   double fit_rms = 0;       // fitting objective (compressed spectra)

@@ -29,6 +29,7 @@ struct SearchProblem {
 };
 
 struct SearchOutcome {
+  bool found = false;     // some start led to a schedule that passed verify_safety()
   std::vector<double> x;  // best parameter vector (designed steps, canonical gauge)
   Schedule stored;        // its deployed schedule as the table stores it (fp32 coefficients)
   double objective = 0;   // the stored schedule's (compressed) fitting objective
@@ -40,8 +41,8 @@ struct SearchOutcome {
   int64_t start_index = 0;      // which start led to it
 };
 
-// Best safe result over the starts: results that satisfy the guard first, then by objective.
-// Throws rootopt::Error if no start leads to a schedule that passes verify_safety(),
+// Best safe result over the starts: results that satisfy the guard first, then by objective
+// (found = false if no start leads to a schedule that passes verify_safety()). Throws
 // Cancelled when *problem.cancel becomes true, and rethrows whatever the objective or the
 // constraints threw (NLopt would report it as a generic failure).
 SearchOutcome search_schedule(const SearchProblem& problem, const SearchOptions& options,

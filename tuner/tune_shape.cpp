@@ -102,9 +102,21 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
       evaluations += it->second.evaluations;
       failures += it->second.method_failures;
     }
+    if (!it->second.found) continue;
     c.recipe.schedule = Schedule("tuned-" + to_string(shape), it->second.stored.steps());
     fit_rms.push_back(it->second.fit_rms);
   }
+  // Candidates whose (normalisation, K) found no safe schedule drop out (e.g. 3 steps within a
+  // tight envelope bound).
+  candidates.erase(
+      std::remove_if(candidates.begin(), candidates.end(),
+                     [&fits](const tuner::Candidate& c) {
+                       return !fits.at({c.recipe.normalization, c.recipe.steps()}).found;
+                     }),
+      candidates.end());
+  ROOTOPT_CHECK(!candidates.empty(), "tuning ", to_string(shape),
+                ": no start point led to a schedule within the envelope bound ",
+                options.envelope_bound, " for any candidate recipe");
   throw_if_cancelled(cancel);
   const double fit_seconds = seconds_since(start);
 
