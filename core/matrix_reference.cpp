@@ -1,5 +1,6 @@
-// Matrix-level reference: matrices with a prescribed spectrum, real Newton-Schulz iterations in
-// fp64 / fp32 / emulated bf16, and their error against the SVD polar factor.
+// Matrix-level reference: matrices with a prescribed spectrum, real Newton-Schulz iterations
+// (core/newton_schulz_recipe.cpp) in fp64 / fp32 / tf32 / emulated bf16, and their error against
+// the SVD polar factor.
 #include "rootopt/matrix_reference.h"
 
 #include <Eigen/Dense>
@@ -10,7 +11,7 @@
 #include "check.h"
 #include "lapack_qr.h"
 #include "lapack_svd.h"
-#include "rootopt/bf16.h"
+#include "newton_schulz_recipe.h"
 #include "seeding.h"
 
 namespace rootopt {
@@ -29,42 +30,20 @@ Eigen::MatrixXd haar_columns(int64_t m, int64_t k, uint64_t seed) {
   return std::move(qr.q);
 }
 
-// One precision's arithmetic: the scalar type of the GEMMs, and what happens to every GEMM or
-// elementwise output (nothing, or rounding to bf16).
-struct Exact {
-  template <typename M>
-  void operator()(M&) const {}
-};
-struct RoundToBf16 {
-  void operator()(Eigen::MatrixXf& m) const {
-    m = m.unaryExpr([](float v) { return round_to_bf16(v); });
-  }
-};
+// The wide (rows <= cols) orientation of b as a row-major matrix of `Scalar`.
+template <typename Scalar>
+detail::RowMajorMatrix<Scalar> wide_copy(const Eigen::MatrixXd& b) {
+  if (b.rows() > b.cols()) return b.transpose().cast<Scalar>();
+  return b.cast<Scalar>();
+}
 
-// K quintic steps on a wide (rows <= cols) X0:  A = X X^T;  B = b A + c A^2;  X <- a X + B X.
-// Eigen's float GEMM accumulates in fp32, as tensor cores do for bf16 operands.
-template <typename Scalar, typename Round>
-Eigen::MatrixXd iterate(const Eigen::MatrixXd& x0, const Schedule& schedule, Round round) {
-  using M = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-  M x = x0.cast<Scalar>();
-  round(x);
-  const Eigen::Index r = x.rows();
-  M a(r, r), a2(r, r), b(r, r), bx(x.rows(), x.cols());
-  for (const QuinticStep& step : schedule.steps()) {
-    // X X^T as a symmetric rank update (half the flops of a general GEMM), then mirrored.
-    a.setZero();
-    a.template selfadjointView<Eigen::Lower>().rankUpdate(x);
-    a.template triangularView<Eigen::StrictlyUpper>() = a.transpose();
-    round(a);
-    a2.noalias() = a * a;
-    round(a2);
-    b = Scalar(step.b) * a + Scalar(step.c) * a2;
-    round(b);
-    bx.noalias() = b * x;
-    round(bx);
-    x = Scalar(step.a) * x + bx;
-    round(x);
-  }
+template <typename Scalar>
+Eigen::MatrixXd run_recipe(const Eigen::MatrixXd& b, const Recipe& recipe, Precision working) {
+  detail::RowMajorMatrix<Scalar> x = wide_copy<Scalar>(b);
+  detail::NewtonSchulzWorkspace<Scalar> workspace;
+  workspace.reserve(x.rows(), x.cols(), recipe, working);
+  detail::newton_schulz_recipe(x.data(), x.rows(), x.cols(), recipe, working, workspace);
+  if (b.rows() > b.cols()) return x.transpose().template cast<double>();
   return x.template cast<double>();
 }
 
@@ -84,32 +63,12 @@ Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t se
   return u * values.asDiagonal() * v.transpose();
 }
 
-Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Schedule& schedule,
-                              Precision precision) {
+Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Recipe& recipe, Precision working) {
   ROOTOPT_CHECK(b.size() > 0, "newton_schulz on an empty ", b.rows(), "x", b.cols(), " matrix");
   ROOTOPT_CHECK(b.allFinite(), "newton_schulz on a matrix with non-finite entries");
-  const bool tall = b.rows() > b.cols();
-  // X0 = B / (||B||_F + tiny): tiny only guards a zero matrix, so sum s_i^2 = 1 holds to
-  // rounding and the spectral prediction applies exactly.
-  const double scale = 1.0 / (b.norm() + std::numeric_limits<double>::min());
-  const Eigen::MatrixXd x0 =
-      tall ? Eigen::MatrixXd(b.transpose() * scale) : Eigen::MatrixXd(b * scale);
-  Eigen::MatrixXd x;
-  switch (precision) {
-    case Precision::fp64:
-      x = iterate<double>(x0, schedule, Exact{});
-      break;
-    case Precision::fp32:
-      x = iterate<float>(x0, schedule, Exact{});
-      break;
-    case Precision::bf16:
-      x = iterate<float>(x0, schedule, RoundToBf16{});
-      break;
-    case Precision::tf32:
-      ROOTOPT_FAIL("newton_schulz: tf32 emulation is not implemented yet");
-  }
-  if (tall) x.transposeInPlace();
-  return x;
+  recipe.validate("newton_schulz", /*matrix_level=*/true);
+  if (working == Precision::fp64) return run_recipe<double>(b, recipe, working);
+  return run_recipe<float>(b, recipe, working);
 }
 
 MatrixError matrix_error(const Eigen::MatrixXd& x, const PolarFactor& reference) {

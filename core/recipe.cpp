@@ -77,11 +77,11 @@ int schatten_order(Normalization normalization) {
   ROOTOPT_ASSERT(false, "invalid Normalization value ", static_cast<int>(normalization));
 }
 
-void Recipe::validate(const std::string& where) const {
+void Recipe::validate(const std::string& where, bool matrix_level) const {
   const int64_t k = steps();
   ROOTOPT_CHECK(k >= 1 && k <= kMaxRecipeSteps, where, ": ", k, " steps (allowed: 1 to ",
                 kMaxRecipeSteps, ")");
-  ROOTOPT_CHECK(normalization != Normalization::aol, where,
+  ROOTOPT_CHECK(matrix_level || normalization != Normalization::aol, where,
                 ": normalization 'aol' changes the singular vectors and is for matrix-level "
                 "comparisons only, not for tables or the runtime");
   ROOTOPT_CHECK(form == IterationForm::gram || restarts.empty(), where,

@@ -31,7 +31,8 @@ class Backend {
   // bf16 rounding points) is written out in docs/runtime.md, "The step, operation by operation".
   virtual void step(const Hyperparams& hyperparams, void* stream) = 0;
   // Ids (ascending) of the parameters the last step skipped because their gradient, or the
-  // momentum/direction computed from it, held NaN/Inf; their momentum and weights are untouched.
+  // momentum, direction or new weights computed from it, held NaN/Inf; their momentum and
+  // weights are untouched.
   // May synchronise the stream of that step.
   virtual std::vector<int64_t> skipped_last_step() const = 0;
   // Host copies of momentum, for state files and tests.

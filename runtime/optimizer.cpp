@@ -75,7 +75,8 @@ struct Optimizer::Impl {
                           : bf16_bits_to_float(static_cast<const uint16_t*>(s.grad)[i]);
       if (!std::isfinite(g)) return "its gradient holds NaN or Inf";
     }
-    return "its momentum or Nesterov direction overflows to Inf";
+    return "its momentum, Nesterov direction or new weights would not be finite (e.g. a damaged "
+           "table coefficient made the Newton-Schulz result overflow)";
   }
 
   int64_t element_count(int64_t id) const {

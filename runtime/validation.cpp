@@ -1,5 +1,6 @@
 #include "validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -68,7 +69,8 @@ void validate_hyperparams(const Hyperparams& h) {
     default:
       ROOTOPT_FAIL("hyperparameter threshold has invalid value ", static_cast<int>(h.threshold));
   }
-  ROOTOPT_CHECK(h.precision == Precision::bf16 || h.precision == Precision::fp32,
+  ROOTOPT_CHECK(std::find(std::begin(kRuntimePrecisions), std::end(kRuntimePrecisions),
+                          h.precision) != std::end(kRuntimePrecisions),
                 "hyperparameter precision must be bf16 or fp32, got value ",
                 static_cast<int>(h.precision));
   ROOTOPT_CHECK(

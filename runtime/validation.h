@@ -6,6 +6,10 @@
 
 namespace rootopt::detail {
 
+// The working precisions of the runtime's Newton-Schulz (Hyperparams::precision); they may change
+// between steps, so a backend sizes its workspaces for all of them.
+inline constexpr Precision kRuntimePrecisions[] = {Precision::bf16, Precision::fp32};
+
 void validate_hyperparams(const Hyperparams& hyperparams);
 // Name, sizes, dtype and pointers of a registration (`what`: "add_param" or "rebind").
 void validate_param_spec(const ParamSpec& spec, const char* what);

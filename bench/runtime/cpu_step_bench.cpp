@@ -1,15 +1,21 @@
 // CPU ROOT step per shape (fp32 and bf16-emulated Newton-Schulz) next to the floor measured in
-// the same run: the step's GEMMs alone (K x {X X^T as a symmetric rank update, A A, P X} with
-// Eigen, fp32, the calls the CPU backend makes), and the soft-threshold quantile alone. See
-// docs/results/runtime-cpu.md for numbers and the command.
+// the same run: the step's GEMMs alone (K x {X X^T as a symmetric rank update, A A's lower
+// triangle, P X} with Eigen, fp32, the calls the CPU backend makes), and the soft-threshold
+// quantile alone; and recipes (Gram form, restarts, Schatten-8) against the Polar Express
+// standard step timed in the same iterations, with the cost model's predicted ratio beside the
+// measured one (issue 10's bar). See docs/results/runtime-cpu.md for numbers and the command.
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
+#include <ctime>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "backend.h"
 #include "cpu/soft_threshold.h"
+#include "rootopt/cost_model.h"
 #include "rootopt/optimizer.h"
 
 namespace {
@@ -24,11 +30,13 @@ std::vector<float> random_values(int64_t count, uint64_t seed) {
   return v;
 }
 
-// GEMM flops of one ROOT step on a rows x cols matrix (r = min, c = max), counting X X^T as a
-// full product (the symmetric rank update does about half of them).
+// GEMM flops of one ROOT step with Polar Express on a rows x cols matrix, as the cost model
+// counts them (symmetric products X X^T and A A at half).
 double gemm_flops(int64_t rows, int64_t cols) {
-  const double r = double(std::min(rows, cols)), c = double(std::max(rows, cols));
-  return double(kSteps) * (2 * r * r * c + 2 * r * r * r + 2 * r * r * c);
+  const rootopt::Shape shape{rows, cols};
+  return rootopt::recipe_flops(rootopt::builtin_recipe("polar-express", shape, kSteps), shape,
+                               rootopt::Precision::fp32)
+      .total();
 }
 
 void BM_CpuStep(benchmark::State& state) {
@@ -68,7 +76,8 @@ void BM_GemmFloor(benchmark::State& state) {
       a.setZero();
       a.selfadjointView<Eigen::Lower>().rankUpdate(x);
       a.triangularView<Eigen::StrictlyUpper>() = a.transpose();
-      p.noalias() = a * a;
+      p.triangularView<Eigen::Lower>() = a * a;
+      p.triangularView<Eigen::StrictlyUpper>() = p.transpose();
       next.noalias() = p * x;
     }
     benchmark::DoNotOptimize(next.data());
@@ -104,6 +113,92 @@ void BM_CpuStepEightParams(benchmark::State& state) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The recipes issue 10 considers for wide shapes, by index: the Gram form with 7, 8 or 10 steps,
+// without and with a restart after step 2, and the standard form with 5 steps under Schatten-8.
+// Coefficients do not change the time (Polar Express's list, extended by its last step).
+constexpr int64_t kCandidates = 7;
+rootopt::Recipe candidate(int64_t index, rootopt::Shape shape) {
+  if (index == kCandidates - 1) {
+    rootopt::Recipe recipe = rootopt::builtin_recipe("polar-express", shape, 5);
+    recipe.normalization = rootopt::Normalization::schatten8;
+    return recipe;
+  }
+  const int64_t steps[] = {7, 8, 10};
+  rootopt::Recipe recipe = rootopt::builtin_recipe("polar-express", shape, steps[index / 2]);
+  recipe.form = rootopt::IterationForm::gram;
+  if (index % 2 == 1) recipe.restarts = {2};
+  return recipe;
+}
+
+double thread_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
+}
+
+// One parameter on its own CPU backend (one thread), stepped with a given recipe.
+class RecipeStepper {
+ public:
+  RecipeStepper(rootopt::Shape shape, const rootopt::Recipe& recipe)
+      : backend_(rootopt::detail::make_cpu_backend(1)),
+        param_(random_values(shape.rows * shape.cols, 1)),
+        grad_(random_values(shape.rows * shape.cols, 2)) {
+    rootopt::ParamSpec spec;
+    spec.name = "w";
+    spec.rows = shape.rows;
+    spec.cols = shape.cols;
+    spec.param = param_.data();
+    spec.grad = grad_.data();
+    backend_->add(0, {spec, recipe});
+  }
+  // CPU seconds of one step on this thread (the backend with one thread steps on the caller's
+  // thread): unlike wall time, not inflated by other processes on a shared machine.
+  double step(const rootopt::Hyperparams& h) {
+    const double start = thread_cpu_seconds();
+    backend_->step(h, nullptr);
+    benchmark::DoNotOptimize(param_.data());
+    return thread_cpu_seconds() - start;
+  }
+
+ private:
+  std::unique_ptr<rootopt::detail::Backend> backend_;
+  std::vector<float> param_, grad_;
+};
+
+// A recipe's ROOT step against the Polar Express standard step (5 steps, Frobenius) on the same
+// shape and precision, alternating which runs first in each iteration so both see the same
+// machine state. Times are the thread's CPU time; the reported time is the recipe's; counters:
+// measured = recipe / Polar Express (whole steps), predicted = the cost model's ratio on the cpu
+// profile (GEMMs only; the O(mn) momentum, quantile and update parts pull the measured ratio
+// towards 1 at small shapes), model_error = predicted / measured - 1.
+void BM_RecipeVsPolarExpress(benchmark::State& state) {
+  const rootopt::Shape shape{state.range(0), state.range(1)};
+  const rootopt::Recipe recipe = candidate(state.range(2), shape);
+  rootopt::Hyperparams h;
+  h.lr = 1e-6f;
+  h.precision = state.range(3) == 16 ? rootopt::Precision::bf16 : rootopt::Precision::fp32;
+  RecipeStepper tested(shape, recipe);
+  RecipeStepper polar_express(shape, rootopt::builtin_recipe("polar-express", shape, kSteps));
+  double tested_total = 0, baseline_total = 0;
+  bool baseline_first = false;
+  for (auto _ : state) {
+    double tested_time = 0;
+    if (baseline_first) baseline_total += polar_express.step(h);
+    tested_time = tested.step(h);
+    if (!baseline_first) baseline_total += polar_express.step(h);
+    baseline_first = !baseline_first;
+    tested_total += tested_time;
+    state.SetIterationTime(tested_time);
+  }
+  const double measured = tested_total / baseline_total;
+  const double predicted = rootopt::recipe_cost(recipe, shape, h.precision, rootopt::kCpuProfile);
+  state.counters["measured"] = measured;
+  state.counters["predicted"] = predicted;
+  state.counters["model_error"] = predicted / measured - 1;
+  state.counters["pe_ms"] = 1e3 * baseline_total / double(state.iterations());
+  state.SetLabel(recipe.describe());
+}
+
 void BM_Quantile(benchmark::State& state) {
   const int64_t count = state.range(0) * state.range(1);
   const std::vector<float> values = random_values(count, 4);
@@ -137,6 +232,15 @@ BENCHMARK(BM_CpuStepEightParams)
     ->UseRealTime()
     ->MinTime(2.0);
 BENCHMARK(BM_Quantile)->ArgNames({"rows", "cols"})->Apply([](auto* b) { shapes(b, false); });
+BENCHMARK(BM_RecipeVsPolarExpress)
+    ->ArgNames({"rows", "cols", "recipe", "bits"})
+    ->Apply([](auto* b) {
+      for (const auto& [rows, cols] :
+           {std::pair<int64_t, int64_t>{1024, 3584}, {1024, 4096}, {256, 1024}, {512, 512}})
+        for (int64_t bits : {16, 32})
+          for (int64_t index = 0; index < kCandidates; ++index) b->Args({rows, cols, index, bits});
+      b->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(3.0);
+    });
 
 }  // namespace
 

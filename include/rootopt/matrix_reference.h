@@ -9,6 +9,7 @@
 #include <string>
 
 #include "rootopt/precision.h"
+#include "rootopt/recipe.h"
 #include "rootopt/schedule.h"
 #include "rootopt/spectral.h"
 
@@ -36,12 +37,15 @@ std::unique_ptr<PolarSolver> make_cpu_polar_solver();
 // cuSOLVER when available (built with CUDA, a device present), else the CPU solver.
 std::unique_ptr<PolarSolver> make_best_polar_solver();
 
-// X0 = B / (||B||_F + tiny), then the schedule's K steps, in the given precision. Tall inputs
-// are processed transposed (so A = X X^T is the small Gram matrix) and transposed back.
-// In bf16, X0 and every GEMM output (A, A^2, the update) are rounded to bf16, with fp32
-// accumulation inside each GEMM. The result is returned in fp64.
-Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Schedule& schedule,
-                              Precision precision);
+// The recipe's arithmetic on B (docs/recipes.md, "The arithmetic"), the same code the CPU
+// runtime backend runs: step 0 X0 = B / ||B||_F, the normalization (frobenius, schatten4,
+// schatten8, or aol, which is accepted here only), the K steps in the recipe's form, each in
+// recipe.step_precision(k, working). Tall inputs are processed transposed and transposed back.
+// working = fp64: everything in fp64 (exact arithmetic to rounding; the tail does not apply);
+// fp32, tf32, bf16: B is rounded to fp32 first and the result is bit-identical to the CPU
+// runtime's X_K for that B (fp32 or bf16 working precision). A Schedule converts to a Frobenius,
+// standard-form Recipe. Throws rootopt::Error on an empty or non-finite B or an invalid recipe.
+Eigen::MatrixXd newton_schulz(const Eigen::MatrixXd& b, const Recipe& recipe, Precision working);
 
 struct MatrixError {
   double rms = 0;      // ||X_K - U V^T||_F / sqrt(r)

@@ -5,12 +5,14 @@
 //   2. eps = quantile_q(|U|) (default q = 0.9; linear interpolation as torch.quantile) | fixed |
 //      off;  B = clamp(U, -eps, eps)
 //   3. X0 = B / (||B||_F + 1e-7), in fp32; tall matrices are processed transposed
-//   4. K quintic steps with the shape's schedule from the table: A = X X^T,
-//      X <- a_k X + (b_k A + c_k A^2) X   (bf16 with fp32 accumulation, or fp32)
+//   4. the shape's recipe from the table (recipe.h): its normalization, then K quintic steps
+//      A = X X^T, X <- a_k X + (b_k A + c_k A^2) X in the standard or the Gram form (bf16 with
+//      fp32 accumulation, or fp32; a tail of steps in tf32/fp32)
 //   5. theta <- theta (1 - lr wd) - lr scale(m, n) X_K
 // Each matrix of a batch is processed independently. docs/runtime.md defines every operation's
-// precision exactly (what all backends compute). NaN/Inf in a parameter's gradient skips that
-// parameter (momentum and weights untouched); a zero gradient gives a zero update.
+// precision exactly (what all backends compute). NaN/Inf in a parameter's gradient, or in the
+// new weights computed from it, skips that parameter (momentum and weights untouched); a zero
+// gradient gives a zero update.
 // This header is host-only: streams are passed as void* (a cudaStream_t on the CUDA backend).
 #pragma once
 
@@ -60,7 +62,8 @@ struct OptimizerConfig {
   std::function<void(const std::string&)> warn;
   // CPU backend: matrices (parameters, and the matrices of a batch) are stepped in parallel by
   // this many threads (0: one per hardware thread). Each thread holds a workspace for the
-  // largest matrix (~3 rows*cols floats). Results are bit-identical for any value.
+  // largest matrix and its recipe (~3 rows*cols floats; docs/runtime.md). Results are
+  // bit-identical for any value.
   int64_t cpu_threads = 1;
 };
 
@@ -81,8 +84,8 @@ struct ParamSpec {
 // What the last step did. Reading it may synchronise the stream of that step.
 struct StepReport {
   int64_t step = 0;                  // steps taken so far
-  std::vector<std::string> skipped;  // parameters whose gradient held NaN/Inf: not updated,
-                                     // momentum and weights untouched
+  std::vector<std::string> skipped;  // parameters whose gradient or new weights held NaN/Inf:
+                                     // not updated, momentum and weights untouched
 };
 
 // The recipe a shape gets: the table's entry (or its fallback) when `table` is not null, else the

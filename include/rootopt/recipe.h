@@ -61,8 +61,9 @@ struct Recipe {
   int64_t steps() const { return schedule.size(); }
   // Throws rootopt::Error naming `where` and the offending field: K outside [1, kMaxRecipeSteps],
   // restarts outside [1, K) or unsorted or on the standard form, tail outside [0, K], a tail
-  // precision other than tf32/fp32, aol (matrix-level only).
-  void validate(const std::string& where) const;
+  // precision other than tf32/fp32, aol (matrix-level only: accepted when `matrix_level`, by the
+  // emulation, the cost model and `rootopt eval`).
+  void validate(const std::string& where, bool matrix_level = false) const;
   // The precision step k (0-based) runs in when the working precision is `working`: the tail's
   // precision when k is in the tail and it is higher than `working`, else `working`.
   Precision step_precision(int64_t k, Precision working) const;

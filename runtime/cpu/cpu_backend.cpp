@@ -1,6 +1,8 @@
-// The CPU backend: the five ROOT steps per matrix, in fp32 with Eigen GEMMs. Matrices may be
-// stepped in parallel, each by one thread with that thread's workspace: a matrix's arithmetic
-// is the same whichever thread runs it, so the step is deterministic for any thread count.
+// The CPU backend: the five ROOT steps per matrix, in fp32 with Eigen GEMMs; Newton-Schulz is
+// core's recipe arithmetic (newton_schulz.h), the same code as the matrix-level emulation.
+// Matrices may be stepped in parallel, each by one thread with that thread's workspace: a
+// matrix's arithmetic is the same whichever thread runs it, so the step is deterministic for any
+// thread count.
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -16,6 +18,7 @@
 #include "newton_schulz.h"
 #include "soft_threshold.h"
 #include "update.h"
+#include "validation.h"
 
 namespace rootopt::detail {
 namespace {
@@ -24,23 +27,36 @@ struct CpuParam {
   ParamEntry entry;
   std::vector<float> owned_momentum;  // used when the caller passed no momentum buffer
   float* momentum = nullptr;
+  // batch > 1: each matrix's X_K (Newton-Schulz orientation) and whether its new weights are
+  // finite, kept until every matrix of the parameter is known to be finite, because nothing of a
+  // skipped parameter may be written. A single matrix decides and writes within its own task.
+  std::vector<float> staged_update;
+  std::vector<char> matrix_finite;
 };
 
-// What one thread needs to step any registered parameter, sized for the largest.
+// What one thread needs to step any registered parameter, sized for the largest and for every
+// registered recipe at every runtime working precision.
 struct Workspace {
   std::vector<float> direction;  // U, then B, X0 ... X_K, in the Newton-Schulz orientation
   std::vector<float> scratch;    // |U| for the quantile selection
   cpu::NewtonSchulzWorkspace newton_schulz;
 
-  void reserve(const ParamSpec& spec) {
+  void reserve(const ParamEntry& entry) {
+    const ParamSpec& spec = entry.spec;
     const auto matrix = static_cast<size_t>(spec.rows * spec.cols);
     if (direction.size() < matrix) direction.resize(matrix);
     if (scratch.size() < matrix) scratch.resize(matrix);
-    newton_schulz.reserve(std::min(spec.rows, spec.cols), std::max(spec.rows, spec.cols));
+    for (const Precision working : kRuntimePrecisions)
+      newton_schulz.reserve(std::min(spec.rows, spec.cols), std::max(spec.rows, spec.cols),
+                            entry.recipe, working);
   }
 };
 
 int64_t element_count(const ParamSpec& spec) { return spec.batch * spec.rows * spec.cols; }
+
+cpu::MatrixView matrix_view(const ParamSpec& spec, int64_t b) {
+  return {b * spec.rows * spec.cols, spec.rows, spec.cols};
+}
 
 // Step 0: whether the new momentum and direction of the whole parameter are finite.
 bool param_is_finite(const CpuParam& param, const Hyperparams& h) {
@@ -49,18 +65,27 @@ bool param_is_finite(const CpuParam& param, const Hyperparams& h) {
                                       h.momentum, h.nesterov);
 }
 
-// Steps 1-5 for matrix `b` of a parameter (writes only that matrix's momentum and weights).
-void step_matrix(CpuParam& param, int64_t b, const Hyperparams& h, Workspace& ws) {
+// Steps 1-4 for matrix `b` of a parameter, writing nothing of the parameter: X_K into
+// ws.direction. Returns whether the new weights it gives are finite.
+bool compute_update(const CpuParam& param, int64_t b, const Hyperparams& h, Workspace& ws) {
   const ParamSpec& spec = param.entry.spec;
-  const cpu::MatrixView view{b * spec.rows * spec.cols, spec.rows, spec.cols};
+  const cpu::MatrixView view = matrix_view(spec, b);
   float* u = ws.direction.data();
-  cpu::apply_momentum_step(view, spec.grad, spec.dtype, param.momentum, h.momentum, h.nesterov, u);
+  cpu::momentum_direction(view, spec.grad, spec.dtype, param.momentum, h.momentum, h.nesterov, u);
   const float eps = cpu::threshold_epsilon(u, view.size(), h, ws.scratch.data());
   cpu::clamp_in_place(u, view.size(), eps);
-  cpu::normalize_frobenius(u, view.size());
-  cpu::newton_schulz(u, view.ns_rows(), view.ns_cols(), param.entry.recipe.schedule, h.precision,
-                     ws.newton_schulz);
-  cpu::apply_update(view, spec.param, spec.dtype, u, update_coefficients(h, spec.rows, spec.cols));
+  cpu::newton_schulz_recipe(u, view.ns_rows(), view.ns_cols(), param.entry.recipe, h.precision,
+                            ws.newton_schulz);
+  return cpu::update_is_finite(view, spec.param, spec.dtype, u,
+                               update_coefficients(h, spec.rows, spec.cols));
+}
+
+// Writes matrix `b`'s new momentum and step 5's update from its X_K.
+void write_matrix(CpuParam& param, int64_t b, const Hyperparams& h, const float* x) {
+  const ParamSpec& spec = param.entry.spec;
+  const cpu::MatrixView view = matrix_view(spec, b);
+  cpu::write_momentum_step(view, spec.grad, spec.dtype, param.momentum, h.momentum);
+  cpu::apply_update(view, spec.param, spec.dtype, x, update_coefficients(h, spec.rows, spec.cols));
 }
 
 // Calls work(i, workspace) for i in [0, count) on up to workspaces.size() threads, which take
@@ -104,16 +129,22 @@ class CpuBackend final : public Backend {
   void add(int64_t id, const ParamEntry& entry) override {
     ROOTOPT_ASSERT(id == static_cast<int64_t>(params_.size()), "parameter ids must be dense, got ",
                    id, " after ", params_.size(), " parameters");
-    ROOTOPT_CHECK(entry.recipe.normalization == Normalization::frobenius &&
-                      entry.recipe.form == IterationForm::standard && entry.recipe.tail_steps == 0,
-                  "parameter '", entry.spec.name, "': the CPU backend does not run the recipe '",
-                  entry.recipe.describe(), "' yet");
+    entry.recipe.validate("parameter '" + entry.spec.name + "'");
     // Workspace first: if an allocation fails, nothing is registered.
-    for (Workspace& ws : workspaces_) ws.reserve(entry.spec);
+    for (Workspace& ws : workspaces_) ws.reserve(entry);
     auto param = std::make_unique<CpuParam>();
     param->entry = entry;
+    if (entry.spec.batch > 1) {
+      param->staged_update.resize(size_t(element_count(entry.spec)));
+      param->matrix_finite.resize(size_t(entry.spec.batch));
+    }
     bind_momentum(*param, entry.spec.momentum);
+    // The per-step lists too, so that step() never allocates.
+    matrices_.reserve(size_t(matrix_count_ + entry.spec.batch));
+    stepped_.reserve(params_.size() + 1);
+    skipped_.reserve(params_.size() + 1);
     params_.push_back(std::move(param));
+    matrix_count_ += entry.spec.batch;
   }
 
   void rebind(int64_t id, const ParamSpec& spec) override {
@@ -126,21 +157,47 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // Two phases, each spread over the threads: the finiteness check per parameter (nothing is
-  // written), then steps 1-5 per matrix of every finite parameter (a batch of experts is
-  // spread too). Every matrix writes only its own momentum and weights.
+  // Phases, each spread over the threads; nothing of a parameter is written until its whole
+  // update is known to be finite:
+  //   1. per parameter: are the new momentum and direction finite (reads only);
+  //   2. per matrix of every parameter that passed: X_K and whether its new weights are finite.
+  //      A single matrix then writes its momentum and weights at once (or marks the parameter
+  //      skipped); the matrices of a batch stage X_K;
+  //   3. per matrix of every batch whose matrices all passed: write momentum and weights.
+  // Every matrix writes only its own momentum, weights and staging.
   void step(const Hyperparams& hyperparams, void* /*stream*/) override {
     stepped_.assign(params_.size(), 0);
     parallel_for(params_.size(), workspaces_, [&](size_t id, Workspace&) {
       stepped_[id] = param_is_finite(*params_[id], hyperparams);
     });
-    matrices_.clear();
-    for (size_t id = 0; id < params_.size(); ++id) {
-      if (!stepped_[id]) continue;
-      for (int64_t b = 0; b < params_[id]->entry.spec.batch; ++b) matrices_.emplace_back(id, b);
-    }
+    collect_matrices([&](size_t id) { return stepped_[id] != 0; });
     parallel_for(matrices_.size(), workspaces_, [&](size_t i, Workspace& ws) {
-      step_matrix(*params_[matrices_[i].first], matrices_[i].second, hyperparams, ws);
+      const auto [id, b] = matrices_[i];
+      CpuParam& param = *params_[id];
+      const bool finite = compute_update(param, b, hyperparams, ws);
+      if (param.entry.spec.batch == 1) {
+        if (finite) write_matrix(param, b, hyperparams, ws.direction.data());
+        stepped_[id] = finite;
+        return;
+      }
+      const int64_t size = param.entry.spec.rows * param.entry.spec.cols;
+      param.matrix_finite[size_t(b)] = finite;
+      std::copy(ws.direction.begin(), ws.direction.begin() + size,
+                param.staged_update.begin() + b * size);
+    });
+    for (size_t id = 0; id < params_.size(); ++id) {
+      const CpuParam& param = *params_[id];
+      if (stepped_[id] && param.entry.spec.batch > 1)
+        stepped_[id] = std::all_of(param.matrix_finite.begin(), param.matrix_finite.end(),
+                                   [](char finite) { return finite != 0; });
+    }
+    collect_matrices(
+        [&](size_t id) { return stepped_[id] != 0 && params_[id]->entry.spec.batch > 1; });
+    parallel_for(matrices_.size(), workspaces_, [&](size_t i, Workspace&) {
+      const auto [id, b] = matrices_[i];
+      CpuParam& param = *params_[id];
+      const int64_t size = param.entry.spec.rows * param.entry.spec.cols;
+      write_matrix(param, b, hyperparams, param.staged_update.data() + b * size);
     });
     skipped_.clear();
     for (size_t id = 0; id < params_.size(); ++id) {
@@ -175,10 +232,21 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // matrices_ = (parameter, batch index) of every matrix of the parameters `selected` accepts.
+  template <typename Select>
+  void collect_matrices(Select&& selected) {
+    matrices_.clear();
+    for (size_t id = 0; id < params_.size(); ++id) {
+      if (!selected(id)) continue;
+      for (int64_t b = 0; b < params_[id]->entry.spec.batch; ++b) matrices_.emplace_back(id, b);
+    }
+  }
+
   std::vector<std::unique_ptr<CpuParam>> params_;
   std::vector<Workspace> workspaces_;  // one per thread
   std::vector<char> stepped_;          // per parameter: 1 updated, 0 skipped (last step)
   std::vector<std::pair<size_t, int64_t>> matrices_;  // (parameter, batch index) to step
+  int64_t matrix_count_ = 0;                          // matrices of all registered parameters
   std::vector<int64_t> skipped_;
 };
 

@@ -24,9 +24,14 @@ inline MomentumStep momentum_step(float m, float g, float mu, bool nesterov) {
 bool momentum_step_is_finite(const void* grad, DType dtype, const float* momentum, int64_t count,
                              float mu, bool nesterov);
 
-// Writes the new momentum of one matrix in place (parameter layout) and its direction U in the
-// Newton-Schulz orientation (ns_rows x ns_cols, row-major) into `direction`.
-void apply_momentum_step(const MatrixView& view, const void* grad, DType dtype, float* momentum,
-                         float mu, bool nesterov, float* direction);
+// The direction U of one matrix, in the Newton-Schulz orientation (ns_rows x ns_cols, row-major),
+// into `direction`. Reads only: the momentum is written by write_momentum_step once the whole
+// parameter's update is known to be finite.
+void momentum_direction(const MatrixView& view, const void* grad, DType dtype,
+                        const float* momentum, float mu, bool nesterov, float* direction);
+
+// Writes the new momentum M' of one matrix in place (parameter layout).
+void write_momentum_step(const MatrixView& view, const void* grad, DType dtype, float* momentum,
+                         float mu);
 
 }  // namespace rootopt::detail::cpu

@@ -102,7 +102,7 @@ SymmetricProduct SymmetricProduct::gram(cublasLtHandle_t lt, int64_t rows, int64
                                         int64_t batch, int64_t split, GemmTypes types,
                                         size_t workspace_bytes, const std::string& where) {
   const int64_t small = rows < cols ? rows : cols;
-  SymmetricProduct product(small, batch, split, Mirror::block, types);
+  SymmetricProduct product(small, batch, split, Mirror::lower, types);
   // Column-major view D of the row-major rows x cols matrices: cols x rows.
   const Dims d = whole(cols, rows), square = whole(small, small);
   const bool wide = rows <= cols;  // then A = D^T D, else A = D D^T

@@ -73,15 +73,18 @@ class LtGemm {
 // has no bf16 SYRK), followed by a mirror copy of the missing upper part.
 class SymmetricProduct {
  public:
-  // What the mirror copies: `block`, D12 = D21^T only, when the diagonal blocks come out exactly
-  // symmetric from their GEMMs (L = M^T, as X X^T; or L = M symmetric, as R R); `lower`, the
-  // whole strict upper triangle from the lower one, when they do not (R = T H): "lower triangle
-  // computed, mirrored" (docs/recipes.md). With no split, `block` copies nothing.
+  // What the mirror copies: `lower`, the whole strict upper triangle from the lower one: "lower
+  // triangle computed, mirrored" (docs/recipes.md), so D is exactly symmetric whatever order
+  // the GEMMs sum in (cuBLASLt may split K differently for an element and its mirror); `block`,
+  // D12 = D21^T only, for a product the contract does not need exactly symmetric (R R, which
+  // only enters H elementwise; its diagonal blocks are symmetric up to summation order). With
+  // no split, `block` copies nothing.
   enum class Mirror { block, lower };
 
   // D = X X^T of the registered rows x cols matrices (row-major; column-major view n x m), the
   // small side's Gram matrix: A = D^T D when wide, D D^T when tall (operand transposes, never a
-  // copy). `where` ends the GEMMs' names in error messages (" of 4 x 300x700 in bf16").
+  // copy), mirrored `lower`. `where` ends the GEMMs' names in error messages (" of 4 x 300x700
+  // in bf16").
   static SymmetricProduct gram(cublasLtHandle_t lt, int64_t rows, int64_t cols, int64_t batch,
                                int64_t split, GemmTypes types, size_t workspace_bytes,
                                const std::string& where);

@@ -6,7 +6,9 @@
 //   parameter) -> final update (momentum, weight decay, scaled X_K; skipped on device for flagged
 //   parameters).
 // All device memory is allocated in add(); step() only enqueues work on the caller's stream (no
-// allocation, no host synchronisation), so it can also be captured in a CUDA graph.
+// allocation, no host synchronisation), so it can also be captured in a CUDA graph, except the
+// first step after add() or rebind(), which uploads the changed slots from pageable host memory
+// (docs/cuda-backend.md, "Streams and synchronisation").
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -143,15 +145,21 @@ class CudaBackend final : public Backend {
     param->first_slot = group.count();
     group.params.push_back(spec.name);
     for (int64_t b = 0; b < spec.batch; ++b) group.slots.push_back(slot(*param, id, b));
-    try {
-      reallocate(group);
-    } catch (...) {  // registration failed: restore the group as it was
+    const auto restore = [&] {  // registration failed: the group as it was
       group.slots.resize(size_t(param->first_slot));
       group.params.pop_back();
       if (group.slots.empty())
         groups_.pop_back();
       else
         reallocate(group);
+    };
+    try {
+      reallocate(group);
+    } catch (const Error& e) {  // e.g. no cuBLASLt algorithm for a GEMM: name the parameter
+      restore();
+      throw Error(concat(e.what(), " [registering parameter '", spec.name, "']"));
+    } catch (...) {
+      restore();
       throw;
     }
     flags_ = std::move(flags);

@@ -1,10 +1,10 @@
 // Mirror copies of the symmetric products of newton_schulz_plan.cpp, through a 32 x 33
 // shared-memory tile so both the read and the write are coalesced:
 //  - mirror_block_kernel: A12 = A21^T after a split product computed only the lower blocks A11,
-//    A21, A22 (A = X X^T and R2 = R R, whose diagonal blocks are symmetric already);
-//  - mirror_lower_kernel: the whole strict upper triangle from the lower one, for R = T H, whose
-//    two triangles a GEMM computes differently ("lower triangle computed, mirrored",
-//    docs/recipes.md).
+//    A21, A22 (R2 = R R, whose diagonal blocks are symmetric up to summation order);
+//  - mirror_lower_kernel: the whole strict upper triangle from the lower one, for A = X X^T and
+//    R = T H ("lower triangle computed, mirrored", docs/recipes.md: exactly symmetric, whatever
+//    order a GEMM sums the two triangles in).
 // CPU reference: the CPU backend computes the lower triangle and mirrors it
 // (runtime/cpu/newton_schulz.h); tests/gpu/gram_mirror_test.cpp checks these copies exactly.
 #include "kernel_common.cuh"

@@ -10,6 +10,8 @@
 // first two kernels, its operand rounding of tf32 steps and its exact widening at a tail for the
 // others; tests/gpu/newton_schulz_plan_test.cpp checks each kernel bit for bit against a host
 // computation, tests/gpu/recipe_test.cpp whole steps against the CPU backend.
+#include <cfloat>
+
 #include "kernel_common.cuh"
 #include "newton_schulz_kernels.h"
 
@@ -23,14 +25,18 @@ struct Coefficients {
 
 // Schatten step 1 (docs/recipes.md, normalisation steps 4-5): alpha = s^(1/4) or s^(1/8) in fp64
 // (square roots: correctly rounded, so host and device agree), then fp32; alpha = 1 when s is 0
-// or not finite; a' = a / alpha, b' = b / alpha^3, c' = c / alpha^5 in fp64, then fp32.
+// or not finite, or when that fp32 alpha is not a finite normal number (as the CPU backend's
+// folded_step1; unreachable from fp32 Gram entries: alpha then lies within [1e-23, 1e21]);
+// a' = a / alpha, b' = b / alpha^3, c' = c / alpha^5 in fp64, then fp32.
 __device__ Coefficients folded_coefficients(double s, int order, double a, double b, double c) {
-  double alpha = 1;
-  if (s > 0 && isfinite(s)) {
-    alpha = sqrt(sqrt(s));                // ||sigma||_4 = ||A||_F^(1/2)
-    if (order == 8) alpha = sqrt(alpha);  // ||sigma||_8 = ||A^2||_F^(1/4)
+  float alpha = 1;
+  if (s > 0) {
+    double root = sqrt(sqrt(s));        // ||sigma||_4 = ||A||_F^(1/2)
+    if (order == 8) root = sqrt(root);  // ||sigma||_8 = ||A^2||_F^(1/4)
+    alpha = static_cast<float>(root);
+    if (!isfinite(alpha) || !(alpha >= FLT_MIN)) alpha = 1;
   }
-  const double scale = static_cast<float>(alpha);
+  const double scale = alpha;
   const double cube = scale * scale * scale;
   return {static_cast<float>(a / scale), static_cast<float>(b / cube),
           static_cast<float>(c / (cube * scale * scale))};

@@ -61,7 +61,7 @@ struct MirrorShape {
 void launch_mirror_block(void* a, const MirrorShape& shape, Storage storage, cudaStream_t stream);
 
 // Upper triangle = lower triangle transposed, whole matrix: "lower triangle computed, mirrored"
-// of docs/recipes.md for products whose two triangles are computed differently (R = T H).
+// of docs/recipes.md (A = X X^T, R = T H), exact whatever order a GEMM summed either triangle in.
 void launch_mirror_lower(void* a, const SquareBatch& batch, Storage storage, cudaStream_t stream);
 
 }  // namespace rootopt::cuda

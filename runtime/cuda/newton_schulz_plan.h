@@ -4,7 +4,7 @@
 //
 // standard form, step k with (a, b, c):
 //   A  = X X^T                 symmetric: for min(m, n) >= 2048 only its lower blocks A11, A21,
-//                              A22 (3 GEMMs, 3/4 of the flops) and A12 = A21^T by a mirror kernel
+//                              A22 (3 GEMMs, 3/4 of the flops); the upper triangle mirrored
 //   P  = c A A + b A           one GEMM: A enters again as the "C" operand with beta = b
 //   X' = a X + P X             one GEMM: X enters as "C" with beta = a
 // Schatten step 1 instead: A2 = A A (fp32 out), s = sum of squares of A or A2 per matrix, then

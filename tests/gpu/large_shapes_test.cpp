@@ -12,10 +12,18 @@
 //    the standard form, docs/results/gpu.md; an emulation of the Gram form's arithmetic in numpy
 //    measured up to 3.3e-2 at 1000x1000, where R's drift is worst); 5e-2 is still below the
 //    O(0.1 - 1) of a wrong orientation, stride, coefficient or Schatten scale.
+//  - bf16 Gram form on the square 4096x4096: 0.25. R = X0 X0^T squares the condition number, and
+//    a square X0's smallest singular values sit ~1/(2n) below its largest, so R's smallest
+//    eigenvalues are at bf16's noise level and the error is chaotic: the same numpy emulation of
+//    schatten8_gram7_restart2 measured 5.0e-2 at 4096x4096 (one seed), 3.8e-2 and 4.3e-2 at
+//    2048x2048 and 4e-2 to 0.15 over 24 seeds at 1000x1000 (recipe_test.cpp). This case is here
+//    for the split products of a square Gram form; their indexing errors would be O(1).
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <map>
 #include <random>
+#include <utility>
 
 #include "gpu_test_support.h"
 
@@ -35,25 +43,42 @@ void PrintTo(const LargeCase& c, std::ostream* os) {  // gtest's name for a fail
 
 class LlamaShapes : public ::testing::TestWithParam<LargeCase> {};
 
+// The gradient of a shape and the X0 the CPU backend's functions make of it (what the fp64
+// reference starts from; no precision enters it), made once per shape: drawing and thresholding
+// 59M values takes seconds, and 13 cases share 4 shapes.
+struct ShapeInputs {
+  std::vector<float> grad, x0;
+};
+const ShapeInputs& shape_inputs(int64_t rows, int64_t cols) {
+  static std::map<std::pair<int64_t, int64_t>, ShapeInputs> cache;
+  ShapeInputs& inputs = cache[{rows, cols}];
+  if (inputs.grad.empty()) {
+    std::mt19937_64 rng(37 + rows + cols);
+    inputs.grad = random_values(rows * cols, rng, 0.01f);
+    inputs.x0 = cpu_x0(inputs.grad, bare_update(Precision::fp32));
+  }
+  return inputs;
+}
+
 TEST_P(LlamaShapes, CudaStepMatchesFp64Reference) {
   ROOTOPT_REQUIRE_CUDA();
   const LargeCase& c = GetParam();
-  std::mt19937_64 rng(37 + c.rows + c.cols);
+  const ShapeInputs& inputs = shape_inputs(c.rows, c.cols);
   TwinParam p("w", 1, c.rows, c.cols, DType::fp32);
-  const std::vector<float> grad = random_values(p.count(), rng, 0.01f);
-  p.set_grad(grad);
+  p.set_grad(inputs.grad);
   const Hyperparams h = bare_update(c.precision);
   auto gpu = detail::make_cuda_backend();
   gpu->add(0, p.device_entry(c.recipe));
   gpu->step(h, nullptr);
   std::vector<float> got = p.device_theta();  // -X_K
   for (float& v : got) v = -v;
-  const std::vector<float> expected = fp64_newton_schulz(cpu_x0(grad, h), c.rows, c.cols, c.recipe);
+  const std::vector<float> expected = fp64_newton_schulz(inputs.x0, c.rows, c.cols, c.recipe);
   ASSERT_TRUE(any_nonzero(got));
   EXPECT_TRUE(gpu->skipped_last_step().empty());
   const double error = relative_error(got, expected);
   RecordProperty("relative_error", std::to_string(error));
-  EXPECT_LT(error, c.precision == Precision::bf16 ? 5e-2 : 1e-3);
+  const bool square_gram = c.rows == c.cols && c.recipe.form == IterationForm::gram;
+  EXPECT_LT(error, c.precision == Precision::fp32 ? 1e-3 : square_gram ? 0.25 : 5e-2);
   std::cout << "  " << c.rows << "x" << c.cols << " " << to_string(c.precision) << " "
             << c.recipe.describe() << ": relative error vs fp64 " << error << "\n";
 }

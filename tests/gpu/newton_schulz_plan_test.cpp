@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <limits>
 #include <random>
 #include <tuple>
@@ -168,7 +169,8 @@ TEST(NewtonSchulzKernels, SanitizerWidenAndRoundAreExact) {
     values.push_back(v);
   }
   const size_t n = values.size();
-  for (size_t count : {n, n - 3}) {  // n % 4 == 0: vectorised; n - 3: scalar
+  ASSERT_EQ(n % 4, 3u);  // n: the scalar path; n - 3: the vectorised one
+  for (size_t count : {n, n - 3}) {
     DeviceBuffer src = to_device(values, Storage::fp32), dst(4 * n, "dst");
     cuda::launch_round_tf32(src.as<float>(), dst.as<float>(), int64_t(count), nullptr);
     const std::vector<float> got = from_device(dst.get(), count, Storage::fp32);
@@ -179,16 +181,16 @@ TEST(NewtonSchulzKernels, SanitizerWidenAndRoundAreExact) {
       else
         EXPECT_EQ(got[i], expected) << i << ": " << values[i];
     }
-  }
-  const std::vector<float> bf16_values = stored(values, Storage::bf16);
-  DeviceBuffer narrow = to_device(bf16_values, Storage::bf16), wide(4 * n, "wide");
-  cuda::launch_widen(narrow.get(), wide.as<float>(), int64_t(n), nullptr);
-  const std::vector<float> widened = from_device(wide.get(), n, Storage::fp32);
-  for (size_t i = 0; i < n; ++i) {
-    if (std::isnan(bf16_values[i]))
-      EXPECT_TRUE(std::isnan(widened[i])) << i;
-    else
-      EXPECT_EQ(widened[i], bf16_values[i]) << i;
+    const std::vector<float> bf16_values = stored(values, Storage::bf16);
+    DeviceBuffer narrow = to_device(bf16_values, Storage::bf16), wide(4 * n, "wide");
+    cuda::launch_widen(narrow.get(), wide.as<float>(), int64_t(count), nullptr);
+    const std::vector<float> widened = from_device(wide.get(), count, Storage::fp32);
+    for (size_t i = 0; i < count; ++i) {
+      if (std::isnan(bf16_values[i]))
+        EXPECT_TRUE(std::isnan(widened[i])) << i;
+      else
+        EXPECT_EQ(widened[i], bf16_values[i]) << i;
+    }
   }
 }
 
@@ -212,22 +214,50 @@ double at(const std::vector<float>& v, int64_t small, int64_t m, int64_t row, in
 
 // The lower triangle of `got` against an fp64 product of the stored operands (relative Frobenius
 // error: a bf16 result is rounded to 8 bits, ~2e-3 on average, so 1e-2; an fp32 result only
-// accumulates rounding, ~sqrt(700) x 6e-8 for 700 terms, so 1e-5), and the upper triangle equal
-// to the lower transposed, bit for bit: the mirror copies it.
-template <typename Product>
+// accumulates rounding, ~sqrt(700) x 6e-8 for 700 terms, so 1e-5). An upper element the mirror
+// copied (`mirrored(row, col)` for the lower one) must equal the lower bit for bit; one a GEMM
+// computed is checked against the fp64 product like the lower ones (it is symmetric then) but not
+// for bit equality: its dot product may be summed in another order than its mirror's (cuBLASLt
+// may split K unevenly between output tiles); nothing relies on their bit symmetry. How many such
+// pairs differ is printed, for docs/cuda-backend.md. X X^T and T H are mirrored whole (exact),
+// R R only across the split.
+template <typename Product, typename Mirrored>
 void check_symmetric(const std::vector<float>& got, int64_t small, int64_t count, Product&& product,
-                     double tolerance, const std::string& what) {
+                     Mirrored&& mirrored, double tolerance, const std::string& what) {
   double diff = 0, norm = 0;
+  int64_t asymmetric = 0;
+  const auto add = [&](double value, double expected) {
+    diff += (value - expected) * (value - expected);
+    norm += expected * expected;
+  };
   for (int64_t m = 0; m < count; ++m)
     for (int64_t col = 0; col < small; ++col)
       for (int64_t row = col; row < small; ++row) {
         const double expected = product(m, row, col);
-        diff += (at(got, small, m, row, col) - expected) * (at(got, small, m, row, col) - expected);
-        norm += expected * expected;
-        ASSERT_EQ(at(got, small, m, col, row), at(got, small, m, row, col))
-            << what << ": not symmetric at (" << row << ", " << col << ") of matrix " << m;
+        const float lower = static_cast<float>(at(got, small, m, row, col));
+        const float upper = static_cast<float>(at(got, small, m, col, row));
+        add(lower, expected);
+        if (mirrored(row, col)) {
+          ASSERT_EQ(upper, lower) << what << ": mirror missing at (" << col << ", " << row
+                                  << ") of matrix " << m;
+        } else if (row != col) {
+          add(upper, expected);
+          asymmetric += upper != lower;
+        }
       }
   EXPECT_LT(std::sqrt(diff / norm), tolerance) << what;
+  std::cout << "  " << what << ": " << asymmetric
+            << " element pairs computed by a GEMM on both sides differ in the last bits\n";
+}
+
+// Which (row >= col) elements' transposes the mirror kernels copy: all (lower), D21 -> D12 of a
+// split product (block), none for one unsplit GEMM.
+auto mirrored_by(cuda::SymmetricProduct::Mirror mirror, int64_t split) {
+  return [mirror, split](int64_t row, int64_t col) {
+    return mirror == cuda::SymmetricProduct::Mirror::lower
+               ? row != col
+               : split > 0 && row >= split && col < split;
+  };
 }
 
 TEST(SymmetricProduct, SanitizerBlocksMatchFp64Products) {
@@ -246,9 +276,10 @@ TEST(SymmetricProduct, SanitizerBlocksMatchFp64Products) {
                                hm = stored(uniform_values(n, rng, 1.0f), storage);
       const DeviceBuffer t_device = to_device(t, storage), h_device = to_device(hm, storage);
       DeviceBuffer out(4 * n, "D");
-      const auto sandwich = cuda::SymmetricProduct::square(
-          f.lt(), small, count, split, cuda::SymmetricProduct::Mirror::lower, {precision, false},
-          size_t(32) << 20, "test T H");
+      using Mirror = cuda::SymmetricProduct::Mirror;
+      const auto sandwich =
+          cuda::SymmetricProduct::square(f.lt(), small, count, split, Mirror::lower,
+                                         {precision, false}, size_t(32) << 20, "test T H");
       sandwich(t_device.get(), h_device.get(), out.get(), f.workspace(), nullptr);
       check_symmetric(
           from_device(out.get(), n, storage), small, count,
@@ -258,7 +289,7 @@ TEST(SymmetricProduct, SanitizerBlocksMatchFp64Products) {
               sum += at(t, small, m, row, k) * at(hm, small, m, k, col);
             return sum;
           },
-          tolerance, "T H " + what);
+          mirrored_by(Mirror::lower, split), tolerance, "T H " + what);
       // R2 = R R with fp32 out, R symmetric: block mirror only.
       std::vector<float> r = stored(uniform_values(n, rng, 1.0f), storage);
       for (int64_t m = 0; m < count; ++m)
@@ -267,9 +298,9 @@ TEST(SymmetricProduct, SanitizerBlocksMatchFp64Products) {
             r[size_t(m * small * small + row + col * small)] =
                 r[size_t(m * small * small + col + row * small)];
       const DeviceBuffer r_device = to_device(r, storage);
-      const auto square = cuda::SymmetricProduct::square(
-          f.lt(), small, count, split, cuda::SymmetricProduct::Mirror::block, {precision, true},
-          size_t(32) << 20, "test R R");
+      const auto square =
+          cuda::SymmetricProduct::square(f.lt(), small, count, split, Mirror::block,
+                                         {precision, true}, size_t(32) << 20, "test R R");
       square(r_device.get(), r_device.get(), out.get(), f.workspace(), nullptr);
       check_symmetric(
           from_device(out.get(), n, Storage::fp32), small, count,
@@ -279,7 +310,7 @@ TEST(SymmetricProduct, SanitizerBlocksMatchFp64Products) {
               sum += at(r, small, m, row, k) * at(r, small, m, k, col);
             return sum;
           },
-          1e-5, "R R (fp32 out) " + what);
+          mirrored_by(Mirror::block, split), 1e-5, "R R (fp32 out) " + what);
       // A = X X^T of row-major rows x cols matrices, wide and tall.
       for (bool wide : {true, false}) {
         const int64_t rows = wide ? small : large, cols = wide ? large : small;
@@ -299,7 +330,8 @@ TEST(SymmetricProduct, SanitizerBlocksMatchFp64Products) {
                             : double(xm[k * cols + i]) * xm[k * cols + j];
               return sum;
             },
-            tolerance, std::string(wide ? "wide" : "tall") + " X X^T " + what);
+            mirrored_by(Mirror::lower, split), tolerance,
+            std::string(wide ? "wide" : "tall") + " X X^T " + what);
       }
     }
   }

@@ -19,6 +19,14 @@
 //    singular directions whose bf16 error the schedule's slope amplifies). The fp64 map starts
 //    from X0 as the backends store it (bf16 under bf16 working precision), so a recipe whose
 //    steps are all in an fp32 tail meets the fp32 bound.
+//  - bf16 Gram form on a square matrix: 0.25 both ways. R = X0 X0^T squares the condition number
+//    and a square X0's smallest singular values are ~1/(2n) of its largest, so R's smallest
+//    eigenvalues sit at bf16's noise level and the result depends chaotically on each rounding:
+//    two backends are nearly independent samples. Emulated over 24 seeds at 1000x1000 with
+//    schatten8_gram7_restart2 (the other backend's products accumulated in fp64 instead of
+//    fp32): CUDA vs CPU 4.6e-2 to 0.137 (9 of 24 above the Gram bound 8e-2), each vs fp64 up to
+//    0.151. Only gross errors show there; the same recipe in fp32 at 1000x1000 (1e-3) and in
+//    bf16 at the rectangular shapes check the rest.
 //  - tf32 (every step): CUDA vs CPU 1e-2, vs fp64 5e-2 (TF32 unit roundoff 2^-11, one eighth of
 //    bf16's: measured 4.5e-3 to 1.8e-2 vs exact).
 //  - fp32: 1e-3 both ways (measured <= 1.8e-5 vs exact; cuda_backend_test.cpp explains the
@@ -82,7 +90,14 @@ Precision coarsest(const Recipe& recipe, Precision working) {
   return p;
 }
 
-double cpu_tolerance(const Recipe& recipe, Precision working) {
+// The bf16 Gram form on a square matrix (see the tolerances above).
+bool chaotic(const Recipe& recipe, Precision working, int64_t rows, int64_t cols) {
+  return coarsest(recipe, working) == Precision::bf16 && recipe.form == IterationForm::gram &&
+         rows == cols;
+}
+
+double cpu_tolerance(const Recipe& recipe, Precision working, int64_t rows, int64_t cols) {
+  if (chaotic(recipe, working, rows, cols)) return 0.25;
   switch (coarsest(recipe, working)) {
     case Precision::bf16:
       return recipe.form == IterationForm::gram ? 8e-2 : 5e-2;
@@ -93,7 +108,8 @@ double cpu_tolerance(const Recipe& recipe, Precision working) {
   }
 }
 
-double fp64_tolerance(const Recipe& recipe, Precision working) {
+double fp64_tolerance(const Recipe& recipe, Precision working, int64_t rows, int64_t cols) {
+  if (chaotic(recipe, working, rows, cols)) return 0.25;
   switch (coarsest(recipe, working)) {
     case Precision::bf16:
       return 0.15;
@@ -145,7 +161,9 @@ TEST_P(CudaRecipeVsCpu, OneStepMatchesCpuAndFp64) {
   const std::vector<float> expected = p.host_theta(), got = p.device_theta();
   ASSERT_TRUE(any_nonzero(got));
   const std::string what = c.kind.name + " " + to_string(c.precision);
-  EXPECT_LT(relative_error(got, expected), cpu_tolerance(recipe, c.precision)) << what;
+  const double vs_cpu = relative_error(got, expected);
+  RecordProperty("cuda_vs_cpu", std::to_string(vs_cpu));  // gpu-check's XML keeps the numbers
+  EXPECT_LT(vs_cpu, cpu_tolerance(recipe, c.precision, c.rows, c.cols)) << what;
   EXPECT_EQ(gpu->read_momentum(0), cpu->read_momentum(0));
   EXPECT_TRUE(gpu->skipped_last_step().empty());
   // Each matrix of the batch against the recipe's map in fp64, from the same (dtype-rounded)
@@ -157,11 +175,13 @@ TEST_P(CudaRecipeVsCpu, OneStepMatchesCpuAndFp64) {
   for (int64_t b = 0; b < c.batch; ++b) {
     const std::vector<float> x0 = rounded(cpu_x0(matrix(grads, b, elements), h), x0_storage);
     const std::vector<float> reference = fp64_newton_schulz(x0, c.rows, c.cols, recipe);
-    const double tolerance = fp64_tolerance(recipe, c.precision);
-    EXPECT_LT(relative_error(negated(matrix(got, b, elements)), reference), tolerance)
-        << what << " CUDA, matrix " << b;
-    EXPECT_LT(relative_error(negated(matrix(expected, b, elements)), reference), tolerance)
-        << what << " CPU, matrix " << b;
+    const double tolerance = fp64_tolerance(recipe, c.precision, c.rows, c.cols);
+    const double cuda_error = relative_error(negated(matrix(got, b, elements)), reference),
+                 cpu_error = relative_error(negated(matrix(expected, b, elements)), reference);
+    RecordProperty("cuda_vs_fp64_" + std::to_string(b), std::to_string(cuda_error));
+    RecordProperty("cpu_vs_fp64_" + std::to_string(b), std::to_string(cpu_error));
+    EXPECT_LT(cuda_error, tolerance) << what << " CUDA, matrix " << b;
+    EXPECT_LT(cpu_error, tolerance) << what << " CPU, matrix " << b;
   }
 }
 

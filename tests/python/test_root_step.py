@@ -57,9 +57,10 @@ class StepTest(ref.TableTestCase):
         self.assertLessEqual(error, bound, f"error {error:.3g} > bound {bound:.3g}")
 
     def run_steps(self, shape, steps=1, dtype=torch.float32, bf16=False, scheduler_gamma=None,
-                  optimizer_factory=None, schedule=None, **options):
+                  optimizer_factory=None, schedule=None, normalization="frobenius", **options):
         """`steps` steps of one parameter; compares param and momentum with the reference.
-        bf16: bf16 Newton-Schulz tolerance (and bf16 rounding if dtype is bfloat16)."""
+        bf16: bf16 Newton-Schulz tolerance (and bf16 rounding if dtype is bfloat16).
+        normalization: the recipe's, for the reference."""
         generator = torch.Generator().manual_seed(hash(shape) % 2**31)
         param = torch.nn.Parameter((0.01 * torch.randn(shape, generator=generator)).to(dtype))
         if optimizer_factory is None:
@@ -79,7 +80,7 @@ class StepTest(ref.TableTestCase):
                 param.detach(), param.grad, momentum, schedule, lr=lr, mu=group["momentum"],
                 nesterov=group["nesterov"], wd=group["weight_decay"],
                 threshold_quantile=group["threshold_quantile"], threshold=group["threshold"],
-                scale=group["scale"])
+                scale=group["scale"], normalization=normalization)
             optimizer.step()
             if scheduler:
                 scheduler.step()

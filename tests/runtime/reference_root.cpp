@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "svd_reference.h"
+
 namespace rootopt::testing {
 
 double reference_abs_quantile(const Eigen::MatrixXd& values, double q) {
@@ -17,22 +19,8 @@ double reference_abs_quantile(const Eigen::MatrixXd& values, double q) {
   return sorted[below] + (position - double(below)) * (sorted[above] - sorted[below]);
 }
 
-Eigen::MatrixXd reference_newton_schulz(const Eigen::MatrixXd& b, const Schedule& schedule) {
-  const bool tall = b.rows() > b.cols();
-  Eigen::MatrixXd x = tall ? Eigen::MatrixXd(b.transpose()) : b;
-  double sum_of_squares = 0;
-  for (Eigen::Index i = 0; i < x.size(); ++i) sum_of_squares += x.data()[i] * x.data()[i];
-  x /= std::sqrt(sum_of_squares) + 1e-7;
-  for (const QuinticStep& step : schedule.steps()) {
-    const Eigen::MatrixXd a = x * x.transpose();
-    const Eigen::MatrixXd poly = step.b * a + step.c * a * a;
-    x = step.a * x + poly * x;
-  }
-  return tall ? Eigen::MatrixXd(x.transpose()) : x;
-}
-
-void reference_step(ReferenceMatrix& state, const Eigen::MatrixXd& grad, const Hyperparams& h,
-                    const Schedule& schedule) {
+Eigen::VectorXd reference_step(ReferenceMatrix& state, const Eigen::MatrixXd& grad,
+                               const Hyperparams& h, const Recipe& recipe) {
   const double mu = h.momentum;
   state.momentum = mu * state.momentum + grad;
   const Eigen::MatrixXd u =
@@ -41,13 +29,14 @@ void reference_step(ReferenceMatrix& state, const Eigen::MatrixXd& grad, const H
   if (h.threshold == ThresholdMode::quantile) eps = reference_abs_quantile(u, h.threshold_quantile);
   if (h.threshold == ThresholdMode::fixed) eps = h.threshold_value;
   const Eigen::MatrixXd clamped = u.cwiseMax(-eps).cwiseMin(eps);
-  const Eigen::MatrixXd x = reference_newton_schulz(clamped, schedule);
+  const SvdReference ns = svd_reference(clamped, recipe, 1e-7);
   const double m = double(state.theta.rows()), n = double(state.theta.cols());
   double scale = 1;
   if (h.scale == ScaleMode::rms) scale = 0.2 * std::sqrt(std::max(m, n));
   if (h.scale == ScaleMode::spectral) scale = std::sqrt(std::max(1.0, m / n));
   const double lr = h.lr;
-  state.theta = state.theta * (1 - lr * double(h.weight_decay)) - lr * scale * x;
+  state.theta = state.theta * (1 - lr * double(h.weight_decay)) - lr * scale * ns.x;
+  return ns.step1_input;
 }
 
 }  // namespace rootopt::testing

@@ -12,6 +12,7 @@
 
 #include "reference_root.h"
 #include "rootopt/bf16.h"
+#include "rootopt/coefficient_table.h"
 #include "rootopt/error.h"
 #include "runtime_test_support.h"
 
@@ -78,6 +79,74 @@ TEST_F(RuntimeRobustness, NonFiniteGradientSkipsThatParameterWithStateUntouched)
   opt.step();
   EXPECT_TRUE(opt.last_report().skipped.empty());
   EXPECT_EQ(opt.last_report().step, 6);
+}
+
+// Issue 12, item 3: a finite but damaged coefficient (a = 1e6 passes every load check) makes
+// X_K overflow. The step must skip that parameter as for a non-finite gradient, with its momentum
+// and weights untouched bit for bit and a warning, and update the others.
+TEST_F(RuntimeRobustness, NonFiniteUpdateFromDamagedTableSkipsThatParameter) {
+  CoefficientTable table;
+  const QuinticStep damaged{1e6, -4.7750, 2.0315};
+  table.set({64, 64}, Schedule("damaged", {damaged, damaged, damaged, damaged, damaged}));
+  table.set({7, 300}, builtin_schedule("muon", {7, 300}, 5));
+  const std::string file = path("damaged.h5");
+  table.save(file);
+  for (const Precision precision : {Precision::fp32, Precision::bf16}) {
+    OptimizerConfig c = config(file);
+    c.hyperparams.precision = precision;
+    Optimizer opt(c);
+    std::mt19937_64 rng(6);
+    HostParam a("a", 1, 64, 64, DType::fp32), b("b", 1, 7, 300, DType::bf16);
+    a.set_theta(0, random_matrix(64, 64, rng, 0.05));
+    b.set_theta(0, random_matrix(7, 300, rng, 0.05));
+    const int64_t ia = opt.add_param(a.spec()), ib = opt.add_param(b.spec());
+    const std::vector<float> momentum0(64 * 64, 0.5f);
+    opt.set_momentum(ia, momentum0);
+    a.set_grad(0, random_gradient(64, 64, rng));
+    b.set_grad(0, random_gradient(7, 300, rng));
+    const std::vector<uint8_t> theta_a = a.theta_bytes(), theta_b = b.theta_bytes();
+    warnings.clear();
+    opt.step();
+    EXPECT_EQ(a.theta_bytes(), theta_a) << "weights of the skipped parameter changed";
+    EXPECT_EQ(opt.momentum(ia), momentum0) << "momentum of the skipped parameter changed";
+    EXPECT_NE(b.theta_bytes(), theta_b) << "the healthy parameter was not updated";
+    EXPECT_TRUE(all_finite(opt.momentum(ib)));
+    EXPECT_EQ(opt.last_report().skipped, std::vector<std::string>{"a"});
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("'a' skipped"), std::string::npos) << warnings[0];
+  }
+}
+
+// A batch is one parameter: when only one of its matrices gets non-finite new weights (weights at
+// the fp32 maximum and a huge step overflow there), none of the batch is written, on any number
+// of threads; a healthy parameter next to it is updated.
+TEST_F(RuntimeRobustness, NonFiniteUpdateOfOneMatrixSkipsTheWholeBatch) {
+  for (const int64_t threads : {1, 3}) {
+    OptimizerConfig c = config(write_table());
+    c.cpu_threads = threads;
+    c.hyperparams.lr = 1e33f;  // finite weights stay finite (|update| ~ 1e33 < 3.4e38)
+    c.hyperparams.weight_decay = 0;
+    Optimizer opt(c);
+    std::mt19937_64 rng(7);
+    HostParam e("experts", 3, 33, 20, DType::fp32), h("healthy", 1, 7, 300, DType::fp32);
+    for (int64_t m = 0; m < 3; ++m) e.set_theta(m, random_matrix(33, 20, rng, 0.05));
+    e.set_theta(1, Eigen::MatrixXd::Constant(33, 20, double(std::numeric_limits<float>::max())));
+    h.set_theta(0, random_matrix(7, 300, rng, 0.05));
+    const int64_t ie = opt.add_param(e.spec());
+    opt.add_param(h.spec());
+    for (int64_t m = 0; m < 3; ++m) e.set_grad(m, random_gradient(33, 20, rng));
+    h.set_grad(0, random_gradient(7, 300, rng));
+    const std::vector<uint8_t> theta_e = e.theta_bytes(), theta_h = h.theta_bytes();
+    const std::vector<float> momentum_e = opt.momentum(ie);
+    warnings.clear();
+    opt.step();
+    EXPECT_EQ(e.theta_bytes(), theta_e) << threads << " threads";
+    EXPECT_EQ(opt.momentum(ie), momentum_e) << threads << " threads";
+    EXPECT_NE(h.theta_bytes(), theta_h);
+    EXPECT_EQ(opt.last_report().skipped, std::vector<std::string>{"experts"});
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("'experts' skipped"), std::string::npos) << warnings[0];
+  }
 }
 
 TEST_F(RuntimeRobustness, ZeroGradientGivesZeroUpdateButWeightsDecay) {

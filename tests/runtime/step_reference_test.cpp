@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <optional>
 
 #include "reference_root.h"
 #include "runtime_test_support.h"
@@ -49,10 +50,10 @@ struct Errors {
 class RuntimeStepReference : public RuntimeTest {
  protected:
   // Runs `steps` steps of the optimizer and of the reference side by side; `hyper(k)` gives the
-  // hyperparameters of step k.
-  Errors run(const Case& c, int steps, const std::function<Hyperparams(int)>& hyper,
-             uint64_t seed) {
-    Optimizer opt(config(write_table()));
+  // hyperparameters of step k. The optimizer uses `base` (default: the test table).
+  Errors run(const Case& c, int steps, const std::function<Hyperparams(int)>& hyper, uint64_t seed,
+             std::optional<OptimizerConfig> base = std::nullopt) {
+    Optimizer opt(base ? *base : config(write_table()));
     HostParam p("w", c.batch, c.rows, c.cols, DType::fp32);
     std::mt19937_64 rng(seed);
     std::vector<ReferenceMatrix> ref(size_t(c.batch));
@@ -63,13 +64,13 @@ class RuntimeStepReference : public RuntimeTest {
       theta0.push_back(p.theta(b));
     }
     const int64_t id = opt.add_param(p.spec());
-    const Schedule& schedule = opt.recipe(id).recipe.schedule;
+    const Recipe& recipe = opt.recipe(id).recipe;
     for (int k = 0; k < steps; ++k) {
       const Hyperparams h = hyper(k);
       opt.set_hyperparams(h);
       for (int64_t b = 0; b < c.batch; ++b) {
         p.set_grad(b, random_gradient(c.rows, c.cols, rng));
-        reference_step(ref[size_t(b)], p.grad(b), h, schedule);
+        reference_step(ref[size_t(b)], p.grad(b), h, recipe);
       }
       opt.step();
     }
@@ -196,6 +197,32 @@ TEST_F(RuntimeStepReference, HyperparametersChangeBetweenSteps) {
   EXPECT_GT(e.update, 0.0);
   EXPECT_LT(e.theta, kFp32Tolerance);
   EXPECT_LT(e.momentum, kMomentumTolerance);
+}
+
+// Without a table every shape runs the named fallback, here Polar Express with 6 steps under
+// Schatten-8 normalization (FallbackPolicy carries steps and normalization).
+TEST_F(RuntimeStepReference, NamedFallbackRecipeWithSchatten8) {
+  OptimizerConfig base = config("");
+  base.fallback.kind = FallbackPolicy::Kind::named;
+  base.fallback.steps = 6;
+  base.fallback.normalization = Normalization::schatten8;
+  {
+    Optimizer opt(base);
+    HostParam p("w", 1, 100, 257, DType::fp32);
+    const Recipe& recipe = opt.recipe(opt.add_param(p.spec())).recipe;
+    EXPECT_EQ(recipe.normalization, Normalization::schatten8);
+    EXPECT_EQ(recipe.steps(), 6);
+  }
+  for (const Case c : {Case{1, 100, 257, Precision::fp32}, Case{2, 300, 7, Precision::bf16}}) {
+    Hyperparams h;
+    h.lr = 0.02f;
+    h.precision = c.precision;
+    const Errors e = run(
+        c, 10, [&](int) { return h; }, 5, base);
+    EXPECT_GT(e.update, 0.0);
+    EXPECT_LT(e.theta, tolerance(c.precision));
+    EXPECT_LT(e.momentum, kMomentumTolerance);
+  }
 }
 
 }  // namespace
