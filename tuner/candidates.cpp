@@ -5,7 +5,7 @@
 #include <tuple>
 
 #include "check.h"
-#include "standin.h"
+#include "rootopt/cost_model.h"
 
 namespace rootopt::tuner {
 namespace {
@@ -65,7 +65,7 @@ std::vector<Candidate> candidate_recipes(Shape shape, const RecipeSpace& space) 
             c.recipe.tail_steps = tail.steps;
             c.recipe.tail_precision = tail.precision;
             c.recipe.validate("candidate recipe");
-            c.cost = standin::recipe_cost(c.recipe, shape);
+            c.cost = recipe_cost(c.recipe, shape, Precision::bf16, kGpuProfile);
             // The budget is a ratio of two flop counts; 1e-9 keeps Polar Express's own recipe
             // (cost exactly 1) within a budget of 1 whatever the rounding.
             if (c.cost > space.budget * (1 + 1e-9)) continue;

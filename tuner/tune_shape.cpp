@@ -11,7 +11,6 @@
 #include "fit.h"
 #include "rootopt/tuner.h"
 #include "seeds.h"
-#include "standin.h"
 #include "validation.h"
 
 namespace rootopt {

@@ -4,7 +4,6 @@
 #include <limits>
 
 #include "check.h"
-#include "standin.h"
 
 namespace rootopt::tuner {
 namespace {
@@ -66,7 +65,7 @@ double matrix_rms(const Recipe& recipe, const MatrixSet& set, Precision working)
   if (set.matrices.empty()) return kNaN;
   double total = 0;
   for (size_t i = 0; i < set.matrices.size(); ++i) {
-    const Eigen::MatrixXd x = standin::newton_schulz(set.matrices[i], recipe, working);
+    const Eigen::MatrixXd x = newton_schulz(set.matrices[i], recipe, working);
     if (!x.allFinite()) return std::numeric_limits<double>::infinity();
     total += matrix_error(x, set.references[i]).rms;
   }
