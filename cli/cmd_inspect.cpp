@@ -1,6 +1,7 @@
-// rootopt inspect TABLE [--json] [--lookup MxN]: provenance, per-shape schedules and metrics of a
-// coefficient table, as aligned text or JSON. Loading validates the whole file, so inspect is
-// also the way to check a table (a damaged one is an error with the file and problem named).
+// rootopt inspect TABLE [--json] [--lookup MxN]: format version, provenance, per-shape recipes
+// (normalization, form, restarts, tail, coefficients), load-time warnings and metrics of a
+// coefficient table, as aligned text or JSON. Loading validates the whole file, so inspect is also
+// the way to check a table (a damaged one is an error with the file and problem named).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -98,6 +99,15 @@ void print_text(const InspectOptions& options, const CoefficientTable& table) {
     recipes.push_back({"  " + to_string(table.shapes()[size_t(i)]), table.recipe(i).describe()});
   print_columns(recipes);
 
+  std::vector<Row> warnings;
+  for (int64_t i = 0; i < table.size(); ++i)
+    if (const std::string warning = table.warning(i); !warning.empty())
+      warnings.push_back({"  " + to_string(table.shapes()[size_t(i)]), warning});
+  if (!warnings.empty()) {
+    fmt::print("\nwarnings (loadable, but not what the tuner guarantees):\n");
+    print_columns(warnings);
+  }
+
   fmt::print("\nschedules (p_k(s) = a s + b s^3 + c s^5):\n");
   std::vector<Row> rows = {{"  shape", "step", "a", "b", "c"}};
   for (int64_t i = 0; i < table.size(); ++i) {
@@ -137,11 +147,14 @@ nlohmann::json table_json(const InspectOptions& options, const CoefficientTable&
       const auto value = table.metric(i, name);
       metrics[name] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);  // NaN = missing
     }
-    shapes.push_back({{"shape", to_string(shape)},
-                      {"rows", shape.rows},
-                      {"cols", shape.cols},
-                      {"recipe", recipe_json(table.recipe(i))},
-                      {"metrics", metrics}});
+    const std::string warning = table.warning(i);
+    shapes.push_back(
+        {{"shape", to_string(shape)},
+         {"rows", shape.rows},
+         {"cols", shape.cols},
+         {"recipe", recipe_json(table.recipe(i))},
+         {"warning", warning.empty() ? nlohmann::json(nullptr) : nlohmann::json(warning)},
+         {"metrics", metrics}});
   }
   return {{"table", options.table},
           {"format", kTableFormat},
@@ -160,7 +173,9 @@ void run_inspect(const InspectOptions& options) {
                        {"description", found.description()},
                        {"recipe", recipe_json(found.recipe)}};
     }
-    fmt::print("{}\n", out.dump(2));
+    // Table text is valid UTF-8 (load refuses anything else); the file name may not be, and is
+    // shown with U+FFFD for its invalid bytes rather than failing the whole output.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
   print_text(options, table);

@@ -29,7 +29,8 @@ struct CapturedSpectra {
 std::string source_of(hid_t file, const std::string& path) {
   if (h5::has_attribute(file, "model_id") &&
       h5::attribute_type_class(file, "model_id", path) == H5T_STRING)
-    return h5::read_string_attribute(file, "model_id", path);
+    // tools/capture_spectra.py (h5py) writes it as a Python str: variable-length.
+    return h5::read_string_attribute(file, "model_id", path, h5::StringStorage::fixed_or_variable);
   return path;
 }
 

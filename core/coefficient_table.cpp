@@ -1,133 +1,131 @@
-// CoefficientTable: in-memory per-shape schedules, the validated HDF5 reader, the atomic writer
-// and lookup with an explicit fallback policy. Format and rules: docs/table-format.md.
+// CoefficientTable in memory: per-shape recipes, the checks every recipe passes (set() and
+// load), load-time warnings, and lookup with an explicit fallback policy. The file format (read
+// and write) is coefficient_table_file.cpp; rules in docs/table-format.md.
 #include "rootopt/coefficient_table.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <ctime>
+#include <cstdlib>
 #include <iomanip>
 #include <limits>
-#include <set>
 #include <sstream>
 
 #include "check.h"
-#include "h5.h"
+#include "coefficient_table_checks.h"
+#include "rootopt/spectral.h"
+#include "utf8.h"
 
 namespace rootopt {
 namespace {
 
 constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
-constexpr const char* kCoefficientNames = "abc";
-// Root attributes the format itself defines; provenance attributes must use other names.
-const std::set<std::string> kReservedAttributes = {"format", "format_version"};
-std::string table_schedule_name(Shape shape) { return "table:" + to_string(shape); }
+// Grids of the load-time map check. envelope() and step_minima() search a uniform grid of
+// kCheckGridPoints and refine around every local extremum by golden section; 2049 instead of
+// their default 20001 points keeps a load at ~0.2 ms per 5-step shape (bench/table). Long
+// schedules have features near s = 0 narrower than that spacing (Polar Express at 10 steps peaks
+// at s = 6e-5), so the map is also evaluated on kCheckLogPoints geometric points in
+// [kCheckLogLow, 1]. Against a 200001-point grid plus 200000 geometric points, this finds the
+// maximum of 400 perturbed Polar Express / You schedules of 1 to 12 steps to within 1e-4
+// relative (the uniform grid alone: 0.27 below).
+constexpr int64_t kCheckGridPoints = 2049;
+constexpr int64_t kCheckLogPoints = 1024;
+constexpr double kCheckLogLow = 1e-9;
+// Warnings ignore departures below this: a step minimum of -1e-12 from rounding is no sign flip.
+constexpr double kWarningTolerance = 1e-6;
 
-void check_shape(Shape shape, const std::string& context) {
+void check_positive(Shape shape, const std::string& context) {
   ROOTOPT_CHECK(shape.rows > 0 && shape.cols > 0, context, ": shape ", to_string(shape),
                 " has a zero or negative dimension");
 }
 
-void check_metric_name(const std::string& name) {
-  ROOTOPT_CHECK(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..",
-                "metric name '", name, "' is not a valid HDF5 dataset name");
-}
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
+// "0.123" with 4 significant digits, for warnings.
+std::string short_number(double value) {
   std::ostringstream out;
-  out << std::put_time(&utc, "%Y-%m-%dT%H:%M:%SZ");
+  out << std::setprecision(4) << value;
   return out.str();
-}
-
-// Opens `name`, requiring a dataset of class `cls`, element size `size` (0: any) and `rank`.
-h5::Id open_checked(hid_t file, const std::string& name, H5T_class_t cls, size_t size, size_t rank,
-                    const std::string& path) {
-  h5::Id dataset = h5::open_dataset(file, name, path);
-  const char* wanted = cls == H5T_FLOAT ? "float64" : "integer";
-  ROOTOPT_CHECK(h5::type_class(dataset) == cls && (size == 0 || h5::type_size(dataset) == size),
-                path, ": dataset '", name, "' has the wrong type (expected ", wanted, ")");
-  const auto extents = h5::dims(dataset);
-  ROOTOPT_CHECK(extents.size() == rank, path, ": dataset '", name, "' has rank ", extents.size(),
-                ", expected ", rank);
-  return dataset;
-}
-
-std::string extents_text(const std::vector<hsize_t>& extents) {
-  std::string text = "[";
-  for (size_t i = 0; i < extents.size(); ++i) text += (i ? ", " : "") + std::to_string(extents[i]);
-  return text + "]";
-}
-
-// Provenance attribute as text: strings as stored, numbers (e.g. a seed written by h5py)
-// printed exactly.
-std::string attribute_text(hid_t file, const std::string& name, const std::string& path) {
-  switch (h5::attribute_type_class(file, name, path)) {
-    case H5T_STRING:
-      return h5::read_string_attribute(file, name, path);
-    case H5T_INTEGER:
-      return std::to_string(h5::read_int_attribute(file, name, path));
-    case H5T_FLOAT: {
-      std::ostringstream out;
-      out << std::setprecision(17) << h5::read_double_attribute(file, name, path);
-      return out.str();
-    }
-    default:
-      ROOTOPT_FAIL(path, ": root attribute '", name,
-                   "' is neither a string nor a number (provenance attributes are text)");
-  }
-}
-
-// The /metrics/<name> columns in the file's row order (`shapes`), each checked: float64, one
-// value per shape, NaN (missing) allowed, infinity not.
-std::map<std::string, std::vector<double>> read_metric_columns(hid_t file, const std::string& path,
-                                                               const std::vector<Shape>& shapes) {
-  std::map<std::string, std::vector<double>> columns;
-  if (!h5::exists(file, "metrics")) return columns;
-  h5::Id group = h5::open_group(file, "/metrics", path);
-  for (const std::string& child : h5::list_datasets(group)) {
-    const std::string name = child.substr(1);
-    const std::string full = "metrics/" + name;
-    ROOTOPT_CHECK(name.find('/') == std::string::npos, path, ": unexpected nested dataset '/", full,
-                  "' (metrics are datasets directly in /metrics)");
-    h5::Id dataset = open_checked(file, full, H5T_FLOAT, 8, 1, path);
-    const auto extents = h5::dims(dataset);
-    ROOTOPT_CHECK(extents[0] == shapes.size(), path, ": dataset '/", full, "' has ", extents[0],
-                  " values, expected one per shape (", shapes.size(), ")");
-    auto values = h5::read_doubles(dataset, path + ":/" + full);
-    for (size_t i = 0; i < values.size(); ++i)
-      ROOTOPT_CHECK(!std::isinf(values[i]), path, ": metric '", name, "' is infinite for shape ",
-                    to_string(shapes[i]));
-    columns[name] = std::move(values);
-  }
-  return columns;
 }
 
 }  // namespace
 
+namespace detail {
+
+std::string table_schedule_name(Shape shape) { return "table:" + to_string(shape); }
+
+void check_table_shape(Shape shape, const std::string& where) {
+  check_positive(shape, where);
+  ROOTOPT_CHECK(shape.rows <= kMaxShapeDimension && shape.cols <= kMaxShapeDimension, where,
+                ": shape ", to_string(shape), " has a dimension above 2^24");
+}
+
+void check_table_text(const std::string& text, const std::string& what, const std::string& where,
+                      bool may_be_empty) {
+  ROOTOPT_CHECK(may_be_empty || !text.empty(), where, ": empty ", what);
+  ROOTOPT_CHECK(int64_t(text.size()) <= kMaxTableStringBytes, where, ": ", what, " of ",
+                text.size(), " bytes (at most ", kMaxTableStringBytes, ")");
+  ROOTOPT_CHECK(text.find('\0') == std::string::npos, where, ": ", what, " contains a NUL byte");
+  if (const auto bad = invalid_utf8_offset(text))
+    ROOTOPT_FAIL(where, ": ", what, " is not valid UTF-8 (byte ", *bad, ")");
+}
+
+TableMapExtremes check_table_recipe(const Recipe& recipe, const std::string& where) {
+  recipe.validate(where);
+  const Schedule& schedule = recipe.schedule;
+  const auto refuse = [&](double value, double at) {
+    ROOTOPT_FAIL(where, ": the composed map reaches ", value, " at s = ", short_number(at),
+                 " on [0, 1], beyond +-", kMaxTableMapValue,
+                 " (no usable schedule does: damaged or wrong coefficients?)");
+  };
+  EnvelopeOptions options;
+  options.grid_points = kCheckGridPoints;
+  const Envelope env = envelope(schedule, options);
+  TableMapExtremes extremes{env.max_value, env.argmax, env.min_value, env.argmin, 0, 0};
+  // Point by point: every value must be finite (envelope()'s extremes skip NaN), and the
+  // geometric points find what the uniform grid misses near 0.
+  const auto visit = [&](double s) {
+    const double value = schedule.map(s);
+    if (!std::isfinite(value)) refuse(value, s);
+    if (value > extremes.max_value) extremes.max_value = value, extremes.argmax = s;
+    if (value < extremes.min_value) extremes.min_value = value, extremes.argmin = s;
+  };
+  for (int64_t i = 0; i < kCheckGridPoints; ++i) visit(double(i) / double(kCheckGridPoints - 1));
+  for (int64_t i = 0; i < kCheckLogPoints; ++i)
+    visit(kCheckLogLow * std::pow(1 / kCheckLogLow, double(i) / double(kCheckLogPoints - 1)));
+  if (extremes.max_value > kMaxTableMapValue) refuse(extremes.max_value, extremes.argmax);
+  if (extremes.min_value < -kMaxTableMapValue) refuse(extremes.min_value, extremes.argmin);
+  const std::vector<double> minima = step_minima(schedule, options);
+  for (size_t k = 0; k < minima.size(); ++k)
+    if (k == 0 || minima[k] < extremes.step_min)
+      extremes.step_min = minima[k], extremes.step_min_at = int64_t(k);
+  return extremes;
+}
+
+}  // namespace detail
+
 void CoefficientTable::set(Shape shape, const Recipe& recipe,
                            const std::map<std::string, double>& metrics) {
-  check_shape(shape, "coefficient table");
-  recipe.validate("coefficient table: recipe for " + to_string(shape));
-  for (const auto& [name, value] : metrics) {
-    check_metric_name(name);
-    ROOTOPT_CHECK(!std::isinf(value), "coefficient table: metric '", name, "' for ",
-                  to_string(shape), " is infinite");
-  }
+  detail::check_table_shape(shape, "coefficient table");
   const Shape key = shape.canonical();
+  const std::string where = "coefficient table: recipe for " + to_string(key);
+  const detail::TableMapExtremes extremes = detail::check_table_recipe(recipe, where);
+  for (const auto& [name, value] : metrics) {
+    detail::check_table_text(name, "metric name", where);
+    ROOTOPT_CHECK(!std::isinf(value), where, ": metric '", name, "' is infinite");
+  }
   // Shapes stay sorted, so files and `rootopt inspect` list them in a stable order.
   const auto at = std::lower_bound(shapes_.begin(), shapes_.end(), key);
   const auto index = static_cast<size_t>(at - shapes_.begin());
   Recipe stored = recipe;
-  stored.schedule = Schedule(table_schedule_name(key), recipe.schedule.steps());
+  stored.schedule = Schedule(detail::table_schedule_name(key), recipe.schedule.steps());
   if (at != shapes_.end() && *at == key) {
     recipes_[index] = std::move(stored);
+    extremes_[index] = extremes;
     for (auto& [name, column] : metrics_) column[index] = kMissing;
   } else {
+    ROOTOPT_CHECK(size() < kMaxTableShapes, where, ": the table already holds ", size(),
+                  " shapes, the most a table can have");
     shapes_.insert(at, key);
     recipes_.insert(recipes_.begin() + static_cast<std::ptrdiff_t>(index), std::move(stored));
+    extremes_.insert(extremes_.begin() + static_cast<std::ptrdiff_t>(index), extremes);
     for (auto& [name, column] : metrics_)
       column.insert(column.begin() + static_cast<std::ptrdiff_t>(index), kMissing);
   }
@@ -145,6 +143,30 @@ std::optional<int64_t> CoefficientTable::find(Shape shape) const {
   return static_cast<int64_t>(at - shapes_.begin());
 }
 
+std::string CoefficientTable::warning(int64_t index) const {
+  ROOTOPT_CHECK(index >= 0 && index < size(), "coefficient table: index ", index,
+                " out of range [0, ", size(), ")");
+  const detail::TableMapExtremes& e = extremes_[static_cast<size_t>(index)];
+  // The bound the table was tuned for, when it says so; else the tuner's default.
+  double bound = kDefaultEnvelopeBound;
+  if (const auto it = attributes_.find("envelope_bound"); it != attributes_.end()) {
+    char* end = nullptr;
+    const double stated = std::strtod(it->second.c_str(), &end);
+    if (end != it->second.c_str() && *end == '\0' && std::isfinite(stated) && stated >= 1)
+      bound = stated;
+  }
+  std::string text;
+  if (e.max_value > bound + kWarningTolerance)
+    text = "its composed map reaches " + short_number(e.max_value) +
+           " at s = " + short_number(e.argmax) + ", above the envelope bound " +
+           short_number(bound) + " (singular values of the update can grow by that factor)";
+  if (e.step_min < -kWarningTolerance)
+    text += (text.empty() ? "" : "; ") + std::string("step ") + std::to_string(e.step_min_at + 1) +
+            "'s map goes down to " + short_number(e.step_min) +
+            " on its input range (it flips the sign of some singular values)";
+  return text;
+}
+
 std::optional<double> CoefficientTable::metric(int64_t index, const std::string& name) const {
   ROOTOPT_CHECK(index >= 0 && index < size(), "coefficient table: index ", index,
                 " out of range [0, ", size(), ")");
@@ -156,8 +178,8 @@ std::optional<double> CoefficientTable::metric(int64_t index, const std::string&
 }
 
 double shape_distance(Shape a, Shape b) {
-  check_shape(a, "shape_distance");
-  check_shape(b, "shape_distance");
+  check_positive(a, "shape_distance");
+  check_positive(b, "shape_distance");
   const Shape ca = a.canonical(), cb = b.canonical();
   const auto log_size = [](Shape s) { return std::log2(static_cast<double>(s.rows)); };
   const auto log_aspect = [](Shape s) {
@@ -167,7 +189,7 @@ double shape_distance(Shape a, Shape b) {
 }
 
 RecipeLookup CoefficientTable::lookup(Shape shape, const FallbackPolicy& policy) const {
-  check_shape(shape, "coefficient table lookup");
+  check_positive(shape, "coefficient table lookup");
   RecipeLookup result;
   result.requested = shape;
   if (const auto hit = find(shape)) {
@@ -222,108 +244,6 @@ std::string RecipeLookup::description() const {
       break;
   }
   return out.str();
-}
-
-void CoefficientTable::save(const std::string& path) const {
-  // Version-1 layout until the version-2 writer lands: one K, Frobenius, standard form.
-  const int64_t steps = recipes_.empty() ? 5 : recipes_.front().steps();
-  for (const Recipe& r : recipes_)
-    ROOTOPT_CHECK(r.steps() == steps && r.normalization == Normalization::frobenius &&
-                      r.form == IterationForm::standard && r.tail_steps == 0,
-                  path, ": this build writes only version-1 tables (one K, frobenius, standard)");
-  for (const auto& [name, value] : attributes_) {
-    ROOTOPT_CHECK(kReservedAttributes.count(name) == 0, path, ": attribute '", name,
-                  "' is reserved by the table format");
-    ROOTOPT_CHECK(!name.empty(), path, ": empty attribute name");
-  }
-  const auto count = static_cast<hsize_t>(shapes_.size());
-  std::vector<int64_t> shapes;
-  for (const Shape& s : shapes_) shapes.insert(shapes.end(), {s.rows, s.cols});
-  std::vector<double> coefficients;
-  for (const Recipe& recipe : recipes_)
-    for (const QuinticStep& st : recipe.schedule.steps())
-      coefficients.insert(coefficients.end(), {st.a, st.b, st.c});
-
-  h5::write_atomically(path, [&](hid_t file) {
-    h5::write_attribute(file, "format", std::string(kTableFormat));
-    h5::write_attribute(file, "format_version", int64_t(1));
-    h5::write_attribute(file, "steps", steps);
-    // Provenance every table carries, unless the producer recorded its own.
-    if (attributes_.count("rootopt_version") == 0)
-      h5::write_attribute(file, "rootopt_version", std::string(ROOTOPT_VERSION));
-    if (attributes_.count("created") == 0) h5::write_attribute(file, "created", utc_now());
-    for (const auto& [name, value] : attributes_)
-      if (name != "steps") h5::write_attribute(file, name, value);  // v1: the format's own
-    h5::write_int64s(file, "shapes", {count, 2}, shapes.data());
-    h5::write_doubles(file, "coefficients", {count, static_cast<hsize_t>(steps), 3},
-                      coefficients.data());
-    h5::create_group(file, "metrics");
-    for (const auto& [name, column] : metrics_)
-      h5::write_doubles(file, "metrics/" + name, {count}, column.data());
-  });
-}
-
-CoefficientTable CoefficientTable::load(const std::string& path) {
-  h5::Id file = h5::open_file(path);
-
-  h5::check_format(file, path, {kTableFormat, 1, "rootopt coefficient table"});
-  const int64_t steps = h5::read_int_attribute(file, "steps", path);
-  ROOTOPT_CHECK(steps > 0, path, ": attribute 'steps' = ", steps, " is not a valid step count");
-
-  h5::Id shapes_set = open_checked(file, "shapes", H5T_INTEGER, 0, 2, path);
-  const auto shape_dims = h5::dims(shapes_set);
-  ROOTOPT_CHECK(shape_dims[1] == 2, path, ": dataset 'shapes' has extents ",
-                extents_text(shape_dims), ", expected [S, 2]");
-  const hsize_t count = shape_dims[0];
-  h5::Id coefficients_set = open_checked(file, "coefficients", H5T_FLOAT, 8, 3, path);
-  const auto coefficient_dims = h5::dims(coefficients_set);
-  ROOTOPT_CHECK(coefficient_dims == (std::vector<hsize_t>{count, static_cast<hsize_t>(steps), 3}),
-                path, ": dataset 'coefficients' has extents ", extents_text(coefficient_dims),
-                ", expected [", count, ", ", steps, ", 3] (shapes x steps x 3)");
-
-  const auto raw_shapes = h5::read_int64s(shapes_set, path + ":/shapes");
-  const auto raw_coefficients = h5::read_doubles(coefficients_set, path + ":/coefficients");
-
-  CoefficientTable table;
-  table.loaded_version_ = 1;
-  std::vector<Shape> file_shapes;  // in the file's row order
-  std::set<Shape> seen;
-  for (size_t i = 0; i < count; ++i) {
-    const Shape shape{raw_shapes[2 * i], raw_shapes[2 * i + 1]};
-    file_shapes.push_back(shape);
-    const std::string where = path + ": /shapes row " + std::to_string(i);
-    check_shape(shape, where);
-    ROOTOPT_CHECK(shape.rows <= shape.cols, where, ": shape ", to_string(shape),
-                  " is not canonical (rows > cols)");
-    ROOTOPT_CHECK(seen.insert(shape).second, where, ": duplicate shape ", to_string(shape));
-    std::vector<QuinticStep> schedule(static_cast<size_t>(steps));
-    for (size_t k = 0; k < schedule.size(); ++k) {
-      const double* abc = &raw_coefficients[(i * schedule.size() + k) * 3];
-      for (int j = 0; j < 3; ++j)
-        ROOTOPT_CHECK(std::isfinite(abc[j]), path, ": non-finite coefficient ",
-                      kCoefficientNames[j], " = ", abc[j], " for shape ", to_string(shape),
-                      " step ", k + 1);
-      schedule[k] = {abc[0], abc[1], abc[2]};
-    }
-    Recipe recipe;
-    recipe.schedule = Schedule(table_schedule_name(shape), std::move(schedule));
-    table.set(shape, recipe);
-  }
-
-  // Metric columns follow the file's row order; set() sorted the shapes, so map rows to indices.
-  std::vector<size_t> row_index(count);
-  for (size_t i = 0; i < count; ++i)
-    row_index[i] = static_cast<size_t>(*table.find(file_shapes[i]));
-  for (const auto& [name, values] : read_metric_columns(file, path, file_shapes)) {
-    auto& column = table.metrics_[name];
-    column.assign(count, kMissing);
-    for (size_t i = 0; i < count; ++i) column[row_index[i]] = values[i];
-  }
-
-  for (const std::string& name : h5::attribute_names(file))
-    if (kReservedAttributes.count(name) == 0)
-      table.attributes_[name] = attribute_text(file, name, path);
-  return table;
 }
 
 }  // namespace rootopt

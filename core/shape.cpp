@@ -7,8 +7,6 @@
 namespace rootopt {
 namespace {
 
-constexpr int64_t kMaxDimension = int64_t(1) << 24;
-
 // Parses one positive decimal dimension; `what` names it in the error.
 int64_t parse_dimension(const std::string& digits, const std::string& text, const char* what) {
   ROOTOPT_CHECK(!digits.empty() && digits.size() <= 9, "shape '", text, "': ", what,
@@ -17,8 +15,8 @@ int64_t parse_dimension(const std::string& digits, const std::string& text, cons
     ROOTOPT_CHECK(std::isdigit(static_cast<unsigned char>(ch)), "shape '", text, "': ", what,
                   " must be a positive integer (form MxN, e.g. 1024x4096)");
   const int64_t value = std::stoll(digits);
-  ROOTOPT_CHECK(value > 0 && value <= kMaxDimension, "shape '", text, "': ", what, " = ", value,
-                " is outside [1, 2^24]");
+  ROOTOPT_CHECK(value > 0 && value <= kMaxShapeDimension, "shape '", text, "': ", what, " = ",
+                value, " is outside [1, 2^24]");
   return value;
 }
 

@@ -126,10 +126,15 @@ def provenance(args, table):
                arguments=vars(args))
     if table:
         import h5py
-        with h5py.File(table, "r") as f:
+        text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # v2: fixed-length
+        with h5py.File(table, "r") as f:  # docs/table-format.md (versions 1 and 2)
             out["table"] = dict(shapes=f["shapes"][()].tolist(),
-                                coefficients=f["coefficients"][()].tolist(),
-                                attributes={k: str(v) for k, v in f.attrs.items()})
+                                coefficients=f["coefficients"][()].tolist(),  # v2: NaN padded
+                                attributes={k: text(v) for k, v in f.attrs.items()})
+            if "steps" in f:
+                out["table"]["steps"] = f["steps"][()].tolist()
+            if "provenance" in f:
+                out["table"]["provenance"] = {text(k): text(v) for k, v in f["provenance"][()]}
     return out
 
 

@@ -35,7 +35,8 @@ struct Optimizer::Impl {
   std::vector<ParamSpec> specs;
   std::vector<RecipeLookup> lookups;
   std::map<std::string, int64_t> ids;
-  std::set<Shape> warned_shapes;  // canonical shapes already warned about
+  std::set<Shape> warned_shapes;   // canonical shapes already warned about
+  std::set<Shape> warned_recipes;  // table shapes whose recipe's warning was printed
   std::unique_ptr<detail::Backend> backend;
   int64_t steps = 0;
   bool stepped = false;  // a step ran since construction or the last load_state
@@ -135,14 +136,22 @@ int64_t Optimizer::add_param(const ParamSpec& spec) {
   // Registered in the backend: only bookkeeping follows.
   d.specs.push_back(spec);
   d.ids.emplace(spec.name, id);
+  const std::string table = d.config.table_path.empty()
+                                ? "coefficient table"
+                                : "coefficient table " + d.config.table_path;
   if (lookup.origin != RecipeLookup::Origin::exact &&
       d.warned_shapes.insert(shape.canonical()).second) {
     const std::string what = "shape " + to_string(shape) + " (first: '" + spec.name + "')";
-    const std::string table = d.config.table_path.empty()
-                                  ? "coefficient table"
-                                  : "coefficient table " + d.config.table_path;
     d.warn(d.table ? what + " is not in the " + table + "; using " + lookup.description()
                    : "no coefficient table: " + what + " uses " + lookup.description());
+  }
+  // A loadable but suspicious table recipe (CoefficientTable::warning), once per table shape.
+  if (d.table && lookup.origin != RecipeLookup::Origin::named &&
+      d.warned_recipes.insert(lookup.source).second) {
+    const std::string problem = d.table->warning(*d.table->find(lookup.source));
+    if (!problem.empty())
+      d.warn(table + ": the recipe for " + to_string(lookup.source) + " (first used by '" +
+             spec.name + "'): " + problem);
   }
   d.lookups.push_back(std::move(lookup));
   return id;
@@ -215,25 +224,12 @@ void Optimizer::save_state(const std::string& path) const {
 
 void Optimizer::load_state(const std::string& path) {
   Impl& d = *impl_;
-  detail::OptimizerState state = detail::read_state_file(path);
-  // Validate everything against the registrations before writing anything.
-  ROOTOPT_CHECK(int64_t(state.momentum.size()) == num_params(), path, ": the state file holds ",
-                state.momentum.size(), " parameters, this optimizer has ", num_params());
-  std::vector<const detail::MomentumRecord*> by_id(state.momentum.size(), nullptr);
-  for (const detail::MomentumRecord& record : state.momentum) {
-    const auto it = d.ids.find(record.name);
-    ROOTOPT_CHECK(it != d.ids.end(), path, ": parameter '", record.name,
-                  "' of the state file is not registered in this optimizer");
-    const ParamSpec& s = d.specs[size_t(it->second)];
-    ROOTOPT_CHECK(record.batch == s.batch && record.rows == s.rows && record.cols == s.cols, path,
-                  ": parameter '", record.name, "' has shape ", record.batch, " x ", record.rows,
-                  "x", record.cols, " in the state file, ", s.batch, " x ", s.rows, "x", s.cols,
-                  " here");
-    by_id[size_t(it->second)] = &record;
-  }
-  for (int64_t id = 0; id < num_params(); ++id) {
-    d.backend->write_momentum(id, by_id[size_t(id)]->values);
-  }
+  // The reader checks the file against the registrations before reading any momentum.
+  std::vector<detail::MomentumRecord> registered;
+  for (const ParamSpec& s : d.specs) registered.push_back({s.name, s.batch, s.rows, s.cols, {}});
+  const detail::OptimizerState state = detail::read_state_file(path, registered);
+  for (const detail::MomentumRecord& record : state.momentum)
+    d.backend->write_momentum(d.ids.at(record.name), record.values);
   d.steps = state.step;
   d.stepped = false;
 }

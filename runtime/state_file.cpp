@@ -1,36 +1,23 @@
 #include "state_file.h"
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "check.h"
 #include "h5.h"
+#include "h5_reader.h"
 
 namespace rootopt::detail {
 namespace {
 
+// A parameter name is short text; this bounds what a damaged file can make us read.
+constexpr size_t kMaxNameBytes = size_t(1) << 16;
+
 std::string dataset_name(size_t index) { return "momentum/" + std::to_string(index); }
 
-MomentumRecord read_record(hid_t file, size_t index, const std::string& path) {
-  const std::string name = dataset_name(index);
-  const h5::Id dataset = h5::open_dataset(file, name, path);
-  MomentumRecord record;
-  record.name = h5::read_string_attribute(dataset, "name", path);
-  const std::vector<hsize_t> extents = h5::dims(dataset);
-  ROOTOPT_CHECK(extents.size() == 3, path, ": /", name, " has rank ", extents.size(),
-                ", expected 3 (batch, rows, cols)");
-  ROOTOPT_CHECK(h5::type_class(dataset) == H5T_FLOAT, path, ": /", name, " is not a float dataset");
-  record.batch = int64_t(extents[0]);
-  record.rows = int64_t(extents[1]);
-  record.cols = int64_t(extents[2]);
-  ROOTOPT_CHECK(record.batch > 0 && record.rows > 0 && record.cols > 0, path, ": /", name,
-                " has an empty extent");
-  record.values = h5::read_floats(dataset, path + ": /" + name);
-  for (size_t i = 0; i < record.values.size(); ++i) {
-    ROOTOPT_CHECK(std::isfinite(record.values[i]), path, ": /", name, " ('", record.name,
-                  "') holds a non-finite value at element ", i);
-  }
-  return record;
+std::string extents_text(int64_t batch, int64_t rows, int64_t cols) {
+  return std::to_string(batch) + " x " + std::to_string(rows) + "x" + std::to_string(cols);
 }
 
 }  // namespace
@@ -53,25 +40,59 @@ void write_state_file(const std::string& path, const OptimizerState& state) {
   });
 }
 
-OptimizerState read_state_file(const std::string& path) {
+OptimizerState read_state_file(const std::string& path,
+                               const std::vector<MomentumRecord>& registered) {
   const h5::SilenceErrors silence;
-  const h5::Id file = h5::open_file(path);
-  const std::string format = h5::read_string_attribute(file, "format", path);
-  ROOTOPT_CHECK(format == kStateFormat, path, ": format is '", format, "', expected '",
-                kStateFormat, "' (not an optimizer state file)");
-  const int64_t version = h5::read_int_attribute(file, "format_version", path);
-  ROOTOPT_CHECK(version == kStateFormatVersion, path, ": format_version ", version,
-                " is not supported (this build reads ", kStateFormatVersion, ")");
+  const std::unique_ptr<h5::Reader> file = h5::open_file_reader(path);
+  const int64_t version = h5::check_format(*file, {kStateFormat, "rootopt optimizer state file", 1,
+                                                   kStateFormatVersion, kStateFormatVersion});
   OptimizerState state;
-  state.step = h5::read_int_attribute(file, "step", path);
+  state.step = file->read_int_attribute("", "step");
   ROOTOPT_CHECK(state.step >= 0, path, ": step count ", state.step, " is negative");
-  const int64_t count = h5::read_int_attribute(file, "params", path);
-  ROOTOPT_CHECK(count >= 0, path, ": parameter count ", count, " is negative");
-  std::set<std::string> names;
+  const int64_t count = file->read_int_attribute("", "params");
+  ROOTOPT_CHECK(count == int64_t(registered.size()), path, ": the state file holds ", count,
+                " parameters, this optimizer has ", registered.size());
+  std::map<std::string, const MomentumRecord*> expected;
+  for (const MomentumRecord& r : registered) expected.emplace(r.name, &r);
+
+  // Everything but the values first: a file that does not fit fails before a large read.
+  std::set<std::string> seen;
   for (int64_t i = 0; i < count; ++i) {
-    state.momentum.push_back(read_record(file, size_t(i), path));
-    ROOTOPT_CHECK(names.insert(state.momentum.back().name).second, path, ": parameter name '",
-                  state.momentum.back().name, "' appears twice");
+    const std::string name = dataset_name(size_t(i));
+    MomentumRecord record;
+    record.name = file->read_string_attribute(
+        name, "name",
+        version == 1 ? h5::StringStorage::fixed_or_variable : h5::StringStorage::fixed_only);
+    ROOTOPT_CHECK(record.name.size() <= kMaxNameBytes, path, ": /", name, " has a name of ",
+                  record.name.size(), " bytes");
+    const auto it = expected.find(record.name);
+    ROOTOPT_CHECK(it != expected.end(), path, ": parameter '", record.name,
+                  "' of the state file is not registered in this optimizer");
+    ROOTOPT_CHECK(seen.insert(record.name).second, path, ": parameter name '", record.name,
+                  "' appears twice");
+    const h5::ValueInfo info = file->dataset(name);
+    ROOTOPT_CHECK(info.cls == h5::ValueClass::floating && info.size == 4, path, ": parameter '",
+                  record.name, "' (/", name, ") is not float32 momentum");
+    const MomentumRecord& want = *it->second;
+    const bool fits = info.extents.size() == 3 && info.extents[0] == hsize_t(want.batch) &&
+                      info.extents[1] == hsize_t(want.rows) &&
+                      info.extents[2] == hsize_t(want.cols);
+    ROOTOPT_CHECK(fits, path, ": parameter '", record.name, "' has shape ",
+                  info.extents.size() == 3
+                      ? extents_text(int64_t(info.extents[0]), int64_t(info.extents[1]),
+                                     int64_t(info.extents[2]))
+                      : "of rank " + std::to_string(info.extents.size()),
+                  " in the state file, ", extents_text(want.batch, want.rows, want.cols), " here");
+    record.batch = want.batch, record.rows = want.rows, record.cols = want.cols;
+    state.momentum.push_back(std::move(record));
+  }
+  for (size_t i = 0; i < state.momentum.size(); ++i) {
+    MomentumRecord& record = state.momentum[i];
+    const std::string name = dataset_name(i);
+    record.values = file->read_floats(name);
+    for (size_t j = 0; j < record.values.size(); ++j)
+      ROOTOPT_CHECK(std::isfinite(record.values[j]), path, ": /", name, " ('", record.name,
+                    "') holds a non-finite value at element ", j);
   }
   return state;
 }

@@ -1,10 +1,14 @@
 // The optimizer state file (HDF5), written atomically through core/h5.h:
-//   root attributes: format = "rootopt.optimizer_state", format_version = 1, step (int64),
+//   root attributes: format = "rootopt.optimizer_state", format_version = 2, step (int64),
 //                    params (int64, the number of parameters)
 //   /momentum/<i>    float32 [batch, rows, cols], i = 0..params-1 in registration order,
 //                    attribute "name" (the parameter's name)
-// Reading validates the whole file (format, version, extents, finite values) and throws
-// rootopt::Error naming the file and the problem.
+// Version 2 (written) stores its strings fixed-length, its datasets chunked with the Fletcher32
+// checksum and its metadata checksummed (libver V110); version 1 (variable-length strings, no
+// checksums) is still read, through the bounds-checked legacy reader (core/h5_reader.h).
+// Reading checks the whole file against the optimizer's registrations (count, names, dtype,
+// extents) before reading any momentum, then every value for finiteness, and throws
+// rootopt::Error naming the file, and the parameter where there is one.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +18,7 @@
 namespace rootopt::detail {
 
 inline constexpr const char* kStateFormat = "rootopt.optimizer_state";
-inline constexpr int64_t kStateFormatVersion = 1;
+inline constexpr int64_t kStateFormatVersion = 2;  // written; version 1 is still read
 
 struct MomentumRecord {
   std::string name;
@@ -28,6 +32,9 @@ struct OptimizerState {
 };
 
 void write_state_file(const std::string& path, const OptimizerState& state);
-OptimizerState read_state_file(const std::string& path);
+// Reads a state file whose parameters must be exactly `registered` (names and extents, any
+// order; `values` ignored). Returns the records in the file's order.
+OptimizerState read_state_file(const std::string& path,
+                               const std::vector<MomentumRecord>& registered);
 
 }  // namespace rootopt::detail

@@ -9,6 +9,10 @@
 
 namespace rootopt {
 
+// The largest dimension rootopt accepts anywhere (shape text, tables): 2^24 = 16,777,216, far
+// beyond any weight matrix, small enough that rows * cols never overflows 64 bits.
+inline constexpr int64_t kMaxShapeDimension = int64_t(1) << 24;
+
 struct Shape {
   int64_t rows = 0;
   int64_t cols = 0;

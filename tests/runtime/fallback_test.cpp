@@ -92,5 +92,27 @@ TEST_F(RuntimeFallback, WithoutTableEveryShapeUsesTheNamedScheduleAndWarnsOnce) 
   EXPECT_THROW(Optimizer bad(with_table), Error);
 }
 
+// A table recipe that loads but leaves the envelope (issue 12, item 3: the ROOT paper's
+// 2048x2048 triple reaches 3.31) is named once, with the table and the first parameter using it.
+TEST_F(RuntimeFallback, SuspiciousTableRecipesAreWarnedOncePerShape) {
+  CoefficientTable table;
+  table.set({64, 64}, builtin_schedule("root-paper", {2048, 2048}, 5));
+  table.set({8, 8}, builtin_schedule("polar-express", {8, 8}, 5));
+  table.save(path("t.h5"));
+  Optimizer opt(config(path("t.h5")));
+  std::vector<HostParam> store;
+  store.reserve(8);
+  add(opt, store, "fine", 8, 8);
+  add(opt, store, "first", 64, 64);
+  add(opt, store, "second", 64, 64);
+  add(opt, store, "near", 60, 70);  // nearest: 64x64 again, already warned
+  ASSERT_EQ(warnings.size(), 2u);   // the recipe once, and the fallback for 60x70
+  EXPECT_NE(warnings[0].find("t.h5"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("recipe for 64x64 (first used by 'first')"), std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("reaches 3.31"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("60x70"), std::string::npos) << warnings[1];
+}
+
 }  // namespace
 }  // namespace rootopt::testing

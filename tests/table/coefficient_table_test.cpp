@@ -1,5 +1,5 @@
-// CoefficientTable: bit-exact round trip, the on-disk layout, lookups in both orientations,
-// fallbacks, and atomic saves.
+// CoefficientTable: bit-exact round trip of every recipe field, the version-2 layout on disk,
+// version-1 tables, lookups in both orientations, fallbacks, and atomic saves.
 #include "rootopt/coefficient_table.h"
 
 #include <gtest/gtest.h>
@@ -14,14 +14,19 @@
 
 #include "h5.h"
 #include "table_test_support.h"
+#include "table_v1_writer.h"
 
 namespace fs = std::filesystem;
 namespace h5 = rootopt::h5;
 using rootopt::CoefficientTable;
 using rootopt::FallbackPolicy;
+using rootopt::IterationForm;
+using rootopt::Normalization;
+using rootopt::Precision;
 using rootopt::QuinticStep;
-using rootopt::Schedule;
+using rootopt::Recipe;
 using rootopt::RecipeLookup;
+using rootopt::Schedule;
 using rootopt::Shape;
 using rootopt::testing::expect_error;
 
@@ -29,50 +34,81 @@ namespace {
 
 using TableTest = rootopt::testing::ScratchDirTest;
 
+// Polar Express with every coefficient perturbed by a relative 1e-3: random bits, and a map that
+// passes the load-time checks (its envelope stays near Polar Express's).
 Schedule random_schedule(std::mt19937_64& rng, int64_t steps) {
   std::normal_distribution<double> normal;
   std::vector<QuinticStep> list;
-  for (int64_t k = 0; k < steps; ++k)
-    list.push_back({3 + normal(rng), -4 + normal(rng), 2 + normal(rng) * 1e-3});
+  const Schedule base = rootopt::builtin_schedule("polar-express", {1, 1}, steps);
+  for (const QuinticStep& st : base.steps())
+    list.push_back({st.a * (1 + 1e-3 * normal(rng)), st.b * (1 + 1e-3 * normal(rng)),
+                    st.c * (1 + 1e-3 * normal(rng))});
   return Schedule("random", list);
+}
+
+// A random valid recipe: any K, normalization, form, restarts (gram form), tail.
+Recipe random_recipe(std::mt19937_64& rng) {
+  std::uniform_int_distribution<int64_t> steps(1, 9);
+  std::uniform_int_distribution<int> pick(0, 2);
+  Recipe recipe(random_schedule(rng, steps(rng)));
+  const int64_t k = recipe.steps();
+  recipe.normalization = std::vector<Normalization>{
+      Normalization::frobenius, Normalization::schatten4, Normalization::schatten8}[pick(rng)];
+  recipe.form = pick(rng) == 0 ? IterationForm::standard : IterationForm::gram;
+  if (recipe.form == IterationForm::gram)
+    for (int64_t after = 1; after < k; ++after)
+      if (pick(rng) == 0) recipe.restarts.push_back(after);
+  recipe.tail_steps = std::uniform_int_distribution<int64_t>(0, k)(rng);
+  recipe.tail_precision = pick(rng) == 0 ? Precision::tf32 : Precision::fp32;
+  return recipe;
 }
 
 bool same_bits(double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }
 
+void expect_same_recipe(const Recipe& got, const Recipe& want) {
+  ASSERT_EQ(got.steps(), want.steps());
+  for (int64_t k = 0; k < want.steps(); ++k) {
+    EXPECT_TRUE(same_bits(got.schedule[k].a, want.schedule[k].a));
+    EXPECT_TRUE(same_bits(got.schedule[k].b, want.schedule[k].b));
+    EXPECT_TRUE(same_bits(got.schedule[k].c, want.schedule[k].c));
+  }
+  EXPECT_EQ(got.normalization, want.normalization);
+  EXPECT_EQ(got.form, want.form);
+  EXPECT_EQ(got.restarts, want.restarts);
+  EXPECT_EQ(got.tail_steps, want.tail_steps);
+  EXPECT_EQ(got.tail_precision, want.tail_precision);
+}
+
 TEST_F(TableTest, RoundTripIsBitExact) {
   std::mt19937_64 rng(20261123);
-  for (int64_t steps : {1, 5, 8}) {
+  for (int trial = 0; trial < 3; ++trial) {
     CoefficientTable table;
     std::uniform_int_distribution<int64_t> dim(1, 8192);
     std::uniform_real_distribution<double> unit(0, 1);
-    std::map<Shape, Schedule> expected;
+    std::map<Shape, Recipe> expected;
     while (table.size() < 17) {
       const Shape shape{dim(rng), dim(rng)};  // either orientation; stored canonical
-      const Schedule schedule = random_schedule(rng, steps);
+      const Recipe recipe = random_recipe(rng);
       std::map<std::string, double> metrics = {{"fit_rms", unit(rng) * 1e-3},
                                                {"envelope", 1 + unit(rng)}};
       if (unit(rng) < 0.5) metrics["heldout_rms"] = unit(rng) / 3;  // sometimes missing
-      table.set(shape, schedule, metrics);
-      expected.insert_or_assign(shape.canonical(), schedule);
+      table.set(shape, recipe, metrics);
+      expected.insert_or_assign(shape.canonical(), recipe);
     }
     table.attributes()["seed"] = "12345";
     table.attributes()["objective"] = "rms + 0.1 * envelope";
     table.attributes()["families"] = "marchenko-pastur(ratio=auto);power-law(alpha=[0.5,2])";
-    const std::string file = path("t" + std::to_string(steps) + ".h5");
+    table.attributes()["note"] = "héllo, wörld ✓";  // UTF-8 survives
+    table.attributes()["empty"] = "";
+    const std::string file = path("t" + std::to_string(trial) + ".h5");
     table.save(file);
     EXPECT_FALSE(fs::exists(h5::temporary_path(file)));
 
     const CoefficientTable loaded = CoefficientTable::load(file);
+    EXPECT_EQ(loaded.loaded_version(), 2);
     ASSERT_EQ(loaded.shapes(), table.shapes());
-    for (int64_t i = 0; i < loaded.size(); ++i) {
-      const Schedule& want = expected.at(loaded.shapes()[size_t(i)]);
-      ASSERT_EQ(loaded.recipe(i).schedule.size(), steps);
-      for (int64_t k = 0; k < steps; ++k) {
-        EXPECT_TRUE(same_bits(loaded.recipe(i).schedule[k].a, want[k].a));
-        EXPECT_TRUE(same_bits(loaded.recipe(i).schedule[k].b, want[k].b));
-        EXPECT_TRUE(same_bits(loaded.recipe(i).schedule[k].c, want[k].c));
-      }
-    }
+    for (int64_t i = 0; i < loaded.size(); ++i)
+      expect_same_recipe(loaded.recipe(i), expected.at(loaded.shapes()[size_t(i)]));
     ASSERT_EQ(loaded.metrics().size(), 3u);
     for (const auto& [name, column] : table.metrics()) {
       const auto& got = loaded.metrics().at(name);
@@ -87,34 +123,114 @@ TEST_F(TableTest, RoundTripIsBitExact) {
   }
 }
 
-// The layout other tools rely on (h5py, h5dump, the Python package): names, types, extents.
+// The version-2 layout other tools rely on (h5py, h5dump, the Python package): names, types,
+// extents, codes, padding, and nothing else at the root.
 TEST_F(TableTest, OnDiskLayoutMatchesTheFormat) {
   std::mt19937_64 rng(7);
   CoefficientTable table;
-  table.set({4096, 1024}, random_schedule(rng, 5), {{"fit_rms", 0.01}});
-  table.set({768, 768}, random_schedule(rng, 5));
+  Recipe gram(random_schedule(rng, 3));
+  gram.normalization = Normalization::schatten8;
+  gram.form = IterationForm::gram;
+  gram.restarts = {2};
+  gram.tail_steps = 1;
+  gram.tail_precision = Precision::tf32;
+  table.set({4096, 1024}, gram, {{"fit_rms", 0.01}});
+  table.set({768, 768}, random_schedule(rng, 5), {{"envelope", 1.25}});
+  table.attributes()["seed"] = "7";
   table.save(path("t.h5"));
   h5::Id file = h5::open_file(path("t.h5"));
+  h5::Id root(H5Oopen(file, "/", H5P_DEFAULT), H5Oclose);
+  EXPECT_EQ(H5Aget_num_attrs(root), 2);  // format and format_version: nothing else to iterate
+  EXPECT_FALSE(rootopt::testing::is_variable_length_string(file, "format"));
   EXPECT_EQ(h5::read_string_attribute(file, "format", "t"), "rootopt.coefficients");
-  EXPECT_EQ(h5::read_int_attribute(file, "format_version", "t"), 1);
-  EXPECT_EQ(h5::read_int_attribute(file, "steps", "t"), 5);
-  h5::Id shapes = h5::open_dataset(file, "/shapes", "t");
-  EXPECT_EQ(h5::type_class(shapes), H5T_INTEGER);
-  EXPECT_EQ(h5::type_size(shapes), 8u);
-  EXPECT_EQ(h5::dims(shapes), (std::vector<hsize_t>{2, 2}));
-  EXPECT_EQ(h5::read_int64s(shapes, "shapes"), (std::vector<int64_t>{768, 768, 1024, 4096}));
+  EXPECT_EQ(h5::read_int_attribute(file, "format_version", "t"), 2);
+  const auto ints = [&](const char* name, std::vector<hsize_t> extents) {
+    h5::Id set = h5::open_dataset(file, name, "t");
+    EXPECT_EQ(h5::type_class(set), H5T_INTEGER) << name;
+    EXPECT_EQ(h5::type_size(set), 8u) << name;
+    EXPECT_EQ(h5::dims(set), extents) << name;
+    return h5::read_int64s(set, name);
+  };
+  EXPECT_EQ(ints("shapes", {2, 2}), (std::vector<int64_t>{768, 768, 1024, 4096}));
+  EXPECT_EQ(ints("steps", {2}), (std::vector<int64_t>{5, 3}));
+  EXPECT_EQ(ints("normalization", {2}), (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(ints("form", {2}), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(ints("restart_after", {2, 5}), (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 1, 0, 0, 0}));
+  EXPECT_EQ(ints("tail_steps", {2}), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(ints("tail_precision", {2}), (std::vector<int64_t>{0, 1}));
   h5::Id coefficients = h5::open_dataset(file, "/coefficients", "t");
   EXPECT_EQ(h5::type_class(coefficients), H5T_FLOAT);
   EXPECT_EQ(h5::type_size(coefficients), 8u);
   EXPECT_EQ(h5::dims(coefficients), (std::vector<hsize_t>{2, 5, 3}));
   const auto values = h5::read_doubles(coefficients, "coefficients");
-  const Schedule& s1 = table.recipe(1).schedule;  // 1024x4096, second row
-  EXPECT_EQ(values[15 + 3 * 2 + 1], s1[2].b);
-  h5::Id metric = h5::open_dataset(file, "/metrics/fit_rms", "t");
-  const auto fit = h5::read_doubles(metric, "fit_rms");
-  ASSERT_EQ(fit.size(), 2u);
-  EXPECT_TRUE(std::isnan(fit[0]));  // 768x768 has no value
-  EXPECT_EQ(fit[1], 0.01);
+  EXPECT_EQ(values[15 + 3 * 2 + 1], gram.schedule[2].b);  // 1024x4096 (row 1), step 3, b
+  for (size_t j = 15 + 9; j < 30; ++j) EXPECT_TRUE(std::isnan(values[j])) << j;  // padding
+  h5::Id names = h5::open_dataset(file, "/metric_names", "t");
+  EXPECT_EQ(h5::read_strings(names, "metric_names", 64),
+            (std::vector<std::string>{"envelope", "fit_rms"}));
+  h5::Id metrics = h5::open_dataset(file, "/metrics", "t");
+  EXPECT_EQ(h5::dims(metrics), (std::vector<hsize_t>{2, 2}));
+  const auto metric_values = h5::read_doubles(metrics, "metrics");
+  EXPECT_EQ(metric_values[0], 1.25);                                          // 768x768 envelope
+  EXPECT_TRUE(std::isnan(metric_values[1]) && std::isnan(metric_values[2]));  // not measured
+  EXPECT_EQ(metric_values[3], 0.01);
+  h5::Id provenance = h5::open_dataset(file, "/provenance", "t");
+  const auto pairs = h5::read_strings(provenance, "provenance", 256);
+  EXPECT_EQ(h5::dims(provenance), (std::vector<hsize_t>{3, 2}));
+  EXPECT_EQ(pairs[0], "created");
+  EXPECT_EQ(pairs[2], "rootopt_version");
+  EXPECT_EQ(pairs[4], "seed");
+  EXPECT_EQ(pairs[5], "7");
+  // Every dataset is checksummed.
+  for (const char* name :
+       {"shapes", "steps", "coefficients", "normalization", "form", "restart_after", "tail_steps",
+        "tail_precision", "metrics", "metric_names", "provenance"}) {
+    h5::Id set = h5::open_dataset(file, name, "t");
+    h5::Id props(H5Dget_create_plist(set), H5Pclose);
+    unsigned flags = 0;
+    EXPECT_GE(H5Pget_filter_by_id2(props, H5Z_FILTER_FLETCHER32, &flags, nullptr, nullptr, 0,
+                                   nullptr, nullptr),
+              0)
+        << name;
+  }
+}
+
+// A version-1 table (as rootopt wrote them before version 2) loads as Frobenius, standard form,
+// the table's K; provenance by its known names, numbers as text. Saving it writes version 2.
+TEST_F(TableTest, VersionOneTablesLoad) {
+  std::mt19937_64 rng(29);
+  rootopt::testing::TableV1 v1;
+  v1.steps = 4;
+  v1.shapes = {768, 3072, 256, 256};
+  std::vector<Schedule> schedules = {random_schedule(rng, 4), random_schedule(rng, 4)};
+  for (const Schedule& s : schedules)
+    for (const QuinticStep& st : s.steps())
+      v1.coefficients.insert(v1.coefficients.end(), {st.a, st.b, st.c});
+  v1.metrics["fit_rms"] = {0.125, std::numeric_limits<double>::quiet_NaN()};
+  v1.text["created"] = "2026-01-01T00:00:00Z";
+  v1.text["unrelated"] = "x";
+  v1.numbers["seed"] = 42;
+  rootopt::testing::write_table_v1(path("v1.h5"), v1);
+
+  const CoefficientTable loaded = CoefficientTable::load(path("v1.h5"));
+  EXPECT_EQ(loaded.loaded_version(), 1);
+  ASSERT_EQ(loaded.shapes(), (std::vector<Shape>{{256, 256}, {768, 3072}}));
+  for (int64_t i = 0; i < 2; ++i) {
+    Recipe want(schedules[size_t(1 - i)]);  // sorted: 256x256 was the file's second row
+    expect_same_recipe(loaded.recipe(i), want);
+  }
+  EXPECT_TRUE(std::isnan(loaded.metrics().at("fit_rms")[0]));
+  EXPECT_EQ(loaded.metric(1, "fit_rms"), 0.125);
+  // Known provenance names only: "unrelated" is not looked up (nothing lists attributes).
+  EXPECT_EQ(loaded.attributes(),
+            (std::map<std::string, std::string>{
+                {"created", "2026-01-01T00:00:00Z"}, {"seed", "42"}, {"steps", "4"}}));
+
+  loaded.save(path("v2.h5"));
+  const CoefficientTable again = CoefficientTable::load(path("v2.h5"));
+  EXPECT_EQ(again.loaded_version(), 2);
+  for (int64_t i = 0; i < 2; ++i) expect_same_recipe(again.recipe(i), loaded.recipe(i));
+  EXPECT_EQ(again.attributes().at("seed"), "42");
 }
 
 TEST_F(TableTest, EmptyTableRoundTrips) {
@@ -128,7 +244,24 @@ TEST_F(TableTest, SetValidatesAndReplaces) {
   std::mt19937_64 rng(3);
   CoefficientTable table;
   expect_error([&] { table.set({0, 4096}, random_schedule(rng, 5)); }, {"0x4096", "zero"});
-  expect_error([&] { table.set({8, 8}, random_schedule(rng, 5), {{"a/b", 1.0}}); }, {"a/b"});
+  expect_error(
+      [&] {
+        table.set({16777217, 8}, random_schedule(rng, 5));
+      },
+      {"16777217x8", "above 2^24"});
+  expect_error(
+      [&] {
+        table.set({8, 8}, random_schedule(rng, 5), {{"", 1.0}});
+      },
+      {"8x8", "empty metric name"});
+  expect_error(
+      [&] {
+        table.set({8, 8}, random_schedule(rng, 5), {{"\xff", 1.0}});
+      },
+      {"8x8", "metric name is not valid UTF-8"});
+  Recipe standard_with_restart(random_schedule(rng, 5));
+  standard_with_restart.restarts = {2};
+  expect_error([&] { table.set({8, 8}, standard_with_restart); }, {"8x8", "gram form"});
   table.set({1024, 4096}, random_schedule(rng, 5), {{"fit_rms", 0.5}});
   const Schedule replacement = random_schedule(rng, 5);
   table.set({4096, 1024}, replacement, {{"envelope", 1.2}});
@@ -243,18 +376,25 @@ TEST_F(TableTest, NearestOnEmptyTableFallsBackToNamedSchedule) {
   for (int64_t k = 0; k < 5; ++k) EXPECT_EQ(got.recipe.schedule[k].b, expected[k].b);
 }
 
-// Numeric provenance written by other tools (e.g. h5py `attrs["seed"] = 42`) loads as text.
-TEST_F(TableTest, NumericProvenanceAttributesLoadAsText) {
-  CoefficientTable().save(path("t.h5"));
-  {
-    h5::Id file(H5Fopen(path("t.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-    ASSERT_GE(file.get(), 0);
-    h5::write_attribute(file, "seed", int64_t{42});
-    h5::write_attribute(file, "envelope_bound", 1.25);
-  }
-  const auto loaded = CoefficientTable::load(path("t.h5"));
-  EXPECT_EQ(loaded.attributes().at("seed"), "42");
-  EXPECT_EQ(std::stod(loaded.attributes().at("envelope_bound")), 1.25);
+// Text a table cannot hold is refused before anything is written (issue 12, item 11: one
+// behaviour for `inspect` and `inspect --json`, so nothing that is not UTF-8 gets in).
+TEST_F(TableTest, SaveRefusesTextItCannotStoreAndWritesNothing) {
+  std::mt19937_64 rng(37);
+  CoefficientTable table;
+  table.set({64, 256}, random_schedule(rng, 5));
+  const auto expect_refused = [&](const std::string& name, const std::string& value,
+                                  std::initializer_list<std::string> parts) {
+    CoefficientTable copy = table;
+    copy.attributes()[name] = value;
+    expect_error([&] { copy.save(path("t.h5")); }, parts);
+    EXPECT_FALSE(fs::exists(path("t.h5")));
+    EXPECT_TRUE(fs::is_empty(dir_));
+  };
+  expect_refused("seed", "\xc3\x28", {"t.h5", "provenance 'seed'", "not valid UTF-8 (byte 0)"});
+  expect_refused("bad\xff", "x", {"t.h5", "provenance name is not valid UTF-8"});
+  expect_refused("seed", std::string("a\0b", 3), {"t.h5", "NUL"});
+  expect_refused("", "x", {"t.h5", "empty provenance name"});
+  expect_refused("format_version", "3", {"t.h5", "'format_version'", "reserved"});
 }
 
 TEST_F(TableTest, InterruptedWriteKeepsThePreviousTable) {

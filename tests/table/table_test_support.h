@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -27,6 +28,17 @@ class ScratchDirTest : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::filesystem::path dir_;
 };
+
+// Whether attribute `name` of `obj` is a variable-length string (the global heap the hardened
+// writer never uses).
+inline bool is_variable_length_string(hid_t obj, const char* name) {
+  const hid_t attribute = H5Aopen(obj, name, H5P_DEFAULT);
+  const hid_t type = H5Aget_type(attribute);
+  const bool variable = H5Tis_variable_str(type) > 0;
+  H5Tclose(type);
+  H5Aclose(attribute);
+  return variable;
+}
 
 // Asserts that `body` throws rootopt::Error whose message contains every one of `parts`.
 template <typename Body>
