@@ -31,9 +31,6 @@
 
 namespace rootopt {
 
-// The default bound on the composed map over [0, 1] (docs/tuner.md, "Safety constraints").
-inline constexpr double kDefaultEnvelopeBound = 1.3;
-
 // The built-ins are compared, and guard the fit, as deployed: 5 steps, Frobenius normalisation,
 // standard form.
 inline constexpr int64_t kDeployedSteps = 5;

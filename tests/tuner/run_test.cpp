@@ -105,7 +105,8 @@ TEST_F(RunTuning, ResumeRefusesATableTunedWithOtherSettings) {
       {"normalizations",
        [](TuneOptions& x) { x.recipes.normalizations = {Normalization::schatten4}; }},
       {"budget", [](TuneOptions& x) { x.recipes.budget = 1.2; }},
-      {"forms", [](TuneOptions& x) { x.recipes.forms = {IterationForm::gram}; }},
+      {"forms",
+       [](TuneOptions& x) { x.recipes.forms = {IterationForm::standard, IterationForm::gram}; }},
       {"precision_tails", [](TuneOptions& x) { x.recipes.precision_tails = true; }},
       {"heldout_samples", [](TuneOptions& x) { x.heldout_samples += 1; }},
       {"heldout_real", [](TuneOptions& x) { x.heldout_real = make_family("power-law"); }},
@@ -213,7 +214,7 @@ TEST_F(RunTuning, OutputPathIsCheckedBeforeAnyWork) {
     run.out_path = path("locked/table.h5");
     expect_refused(run, o, "out_path", "cannot create files");
   }
-  EXPECT_EQ(progress, 2);  // only the two successful runs tuned anything
+  EXPECT_EQ(progress, 4);  // only the three successful runs tuned anything: 1 + 1 + 2 shapes
 }
 
 }  // namespace
