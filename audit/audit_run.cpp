@@ -2,9 +2,11 @@
 // matrices), runs them in parallel into fixed slots, then summarises them per weight row.
 #include <Eigen/SVD>
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 
+#include "blas_threads.h"
 #include "check.h"
 #include "matrix_audit.h"
 #include "matrix_matching.h"
@@ -40,8 +42,9 @@ void validate(const AuditOptions& o) {
                 "--matrix-samples must be in 1..10000, got ", o.matrix_samples);
   ROOTOPT_CHECK(o.proxy_rank >= 2 && o.proxy_rank <= 4096, "--proxy-rank must be in 2..4096, got ",
                 o.proxy_rank);
-  ROOTOPT_CHECK(o.envelope_bound == 0 || o.envelope_bound >= 1,
-                "--envelope-bound must be >= 1, got ", o.envelope_bound);
+  ROOTOPT_CHECK(o.envelope_bound == 0 || (o.envelope_bound >= 1 && std::isfinite(o.envelope_bound)),
+                "--envelope-bound must be 0 (the default) or a finite bound >= 1, got ",
+                o.envelope_bound);
   ROOTOPT_CHECK(o.threads >= 0 && o.threads <= 1024, "--threads must be in 0..1024, got ",
                 o.threads);
 }
@@ -207,7 +210,11 @@ AuditReport run_audit(const AuditOptions& requested, const AuditProgress& progre
   std::stable_sort(heavy.begin(), heavy.end(),
                    [](const Task& x, const Task& y) { return x.cost > y.cost; });
   heavy.insert(heavy.end(), light.begin(), light.end());
-  run_parallel(heavy, options.threads, progress);
+  {
+    // Each worker runs its own LAPACK SVDs: one OpenBLAS thread each while they run.
+    const detail::ScopedBlasThreads blas(options.threads == 1 ? 0 : 1);
+    run_parallel(heavy, options.threads, progress);
+  }
 
   std::map<std::vector<double>, SpectralAudit> safety;
   std::vector<std::vector<ScheduleAudit>> summaries(units.size());

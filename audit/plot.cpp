@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "shipped_files.h"
+
 namespace rootopt::audit {
 
 // Exit status of tools/plot_audit.py when matplotlib cannot be imported.
@@ -15,9 +17,7 @@ constexpr int kNoMatplotlib = 3;
 
 std::string plot_script_path() {
   if (const char* env = std::getenv("ROOTOPT_PLOT_SCRIPT")) return env;
-  const std::string source = ROOTOPT_SOURCE_DIR "/tools/plot_audit.py";
-  if (std::filesystem::exists(source)) return source;
-  return ROOTOPT_INSTALL_DATA_DIR "/tools/plot_audit.py";
+  return detail::shipped_path("tools/plot_audit.py", "tools/plot_audit.py");
 }
 
 bool plot_audit(const PlotParams& params, const std::function<void(const std::string&)>& warn) {

@@ -16,7 +16,8 @@ struct PlotParams {
 // Returns true when the image was written; otherwise calls `warn` with the reason.
 bool plot_audit(const PlotParams& params, const std::function<void(const std::string&)>& warn);
 
-// tools/plot_audit.py: ROOTOPT_PLOT_SCRIPT, else the source tree's, else the installed copy.
+// tools/plot_audit.py: ROOTOPT_PLOT_SCRIPT, else the source tree's for a build-tree binary, else
+// the installed copy (shipped_files.h).
 std::string plot_script_path();
 
 }  // namespace rootopt::audit

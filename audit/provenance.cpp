@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "rootopt/version.h"
 #include "sha256.h"
 
 namespace rootopt::audit {

@@ -59,7 +59,9 @@ std::string audit_json(const AuditReport& report) {
   const Json out{{"format", "rootopt.audit"},     {"format_version", 1},
                  {"provenance", provenance},      {"envelope_bound", report.envelope_bound},
                  {"schedules", report.schedules}, {"rows", rows}};
-  return out.dump(2) + "\n";
+  // Names and paths come from the user's files and need not be UTF-8 (Linux file names are bytes):
+  // invalid bytes become U+FFFD rather than failing the audit at its last step.
+  return out.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace rootopt

@@ -8,9 +8,20 @@
 
 namespace rootopt::audit {
 namespace fs = std::filesystem;
+namespace {
 
-StagingDirectory::StagingDirectory(const std::string& target) : target_(fs::absolute(target)) {
-  ROOTOPT_CHECK(!target.empty(), "output directory is empty");
+fs::path absolute_directory(const std::string& target) {
+  ROOTOPT_CHECK(!target.empty(), "the output directory name is empty");
+  std::error_code ec;
+  fs::path absolute = fs::absolute(target, ec);
+  ROOTOPT_CHECK(!ec, "output directory ", target, ": ", ec.message());
+  return absolute;
+}
+
+}  // namespace
+
+StagingDirectory::StagingDirectory(const std::string& target)
+    : target_(absolute_directory(target)) {
   if (!target_.has_filename()) target_ = target_.parent_path();  // "out/" -> "out"
   std::error_code ec;
   ROOTOPT_CHECK(!fs::exists(target_, ec) || fs::is_directory(target_, ec), "output path ",
@@ -52,8 +63,9 @@ void StagingDirectory::commit(const std::vector<std::string>& stale) {
     return;
   }
   std::vector<fs::path> files;
-  for (const fs::directory_entry& entry : fs::directory_iterator(staging_))
-    files.push_back(entry.path());
+  for (fs::directory_iterator it(staging_, ec), end; !ec && it != end; it.increment(ec))
+    files.push_back(it->path());
+  ROOTOPT_CHECK(!ec, "cannot list ", staging_.string(), ": ", ec.message());
   for (const fs::path& file : files) {
     fs::rename(file, target_ / file.filename(), ec);
     ROOTOPT_CHECK(!ec, "cannot move ", file.string(), " into ", target_.string(), ": ",

@@ -221,12 +221,35 @@ void print_matrix_level(const std::vector<MatrixCase>& cases, Precision precisio
              solver->name());
 }
 
+// Limits checked before any work: beyond them a run exhausts memory or never ends. The spectral
+// level holds samples x rank values (8 bytes each); each matrix costs an fp64 SVD of a proxy.
+constexpr int64_t kMaxSamples = 100000;
+constexpr int64_t kMaxSpectrumValues = int64_t{1} << 28;  // 2 GiB of spectra
+constexpr int64_t kMaxMatrices = 10000;
+constexpr int64_t kMaxMatrixDim = 8192;
+constexpr int64_t kMaxSteps = 64;
+
+void check_sizes(const EvalOptions& o, Shape shape) {
+  if (o.samples < 1 || o.samples > kMaxSamples)
+    throw Error(fmt::format("--samples must be in 1..{}, got {}", kMaxSamples, o.samples));
+  if (o.samples > kMaxSpectrumValues / shape.rank())
+    throw Error(fmt::format(
+        "--samples {} spectra of rank {} ({}) are {} values, above the limit of 2^28: use "
+        "--samples {} or fewer for this shape",
+        o.samples, shape.rank(), to_string(shape), o.samples * shape.rank(),
+        kMaxSpectrumValues / shape.rank()));
+  if (o.steps < 1 || o.steps > kMaxSteps)
+    throw Error(fmt::format("--steps must be in 1..{}, got {}", kMaxSteps, o.steps));
+  if (o.matrices < 0 || o.matrices > kMaxMatrices)
+    throw Error(fmt::format("--matrices must be in 0..{}, got {}", kMaxMatrices, o.matrices));
+  if (o.max_matrix_dim < 1 || o.max_matrix_dim > kMaxMatrixDim)
+    throw Error(
+        fmt::format("--max-matrix-dim must be in 1..{}, got {}", kMaxMatrixDim, o.max_matrix_dim));
+}
+
 void run_eval(const EvalOptions& o) {
   const Shape shape = parse_shape(o.shape);
-  if (o.samples < 1) throw Error("--samples must be at least 1");
-  if (o.steps < 1) throw Error("--steps must be at least 1");
-  if (o.matrices < 0 || o.max_matrix_dim < 1)
-    throw Error("--matrices must be >= 0 and --max-matrix-dim >= 1");
+  check_sizes(o, shape);
   const Precision precision = parse_precision(o.precision);
   const auto [recipe, origin] = resolve_recipe(o, shape);
   const SpectrumMixture mixture = resolve_mixture(o.family);

@@ -32,7 +32,8 @@ void print_json(const ModelConfig& config) {
   out["orthogonalized_shapes"] = nlohmann::json::array();
   for (const Shape& s : config.orthogonalized_shapes())
     out["orthogonalized_shapes"].push_back({s.rows, s.cols});
-  fmt::print("{}\n", out.dump(2));
+  // A name from a file name need not be UTF-8: such bytes print as U+FFFD, as in `rootopt audit`.
+  fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void print_table(const ModelConfig& config) {

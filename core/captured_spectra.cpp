@@ -12,6 +12,8 @@
 #include "family_registry.h"
 #include "h5.h"
 #include "lapack_svd.h"
+#include "matrix_extents.h"
+#include "shipped_files.h"
 #include "text_split.h"
 
 namespace rootopt {
@@ -52,6 +54,7 @@ void read_spectra(const std::string& path, CapturedSpectra& out) {
     const std::vector<hsize_t> extents = h5::dims(dataset);
     if (extents.size() != 1 && extents.size() != 2) continue;
     const std::string what = path + ":" + name;
+    detail::check_matrix_extents(extents, what);
     std::vector<double> values = h5::read_doubles(dataset, what);
     if (values.empty()) continue;
     for (double v : values) ROOTOPT_CHECK(std::isfinite(v), what, " holds a non-finite value");
@@ -145,9 +148,7 @@ std::vector<std::string> set_files(const std::string& set) {
 
 std::string data_directory() {
   if (const char* env = std::getenv("ROOTOPT_DATA_DIR"); env && *env) return env;
-  std::error_code ec;
-  if (std::filesystem::is_directory(ROOTOPT_SOURCE_DATA_DIR, ec)) return ROOTOPT_SOURCE_DATA_DIR;
-  return ROOTOPT_INSTALL_DATA_DIR;
+  return detail::shipped_path("data", "");
 }
 
 std::unique_ptr<SpectrumFamily> make_captured_family(const std::vector<std::string>& files,

@@ -1,5 +1,6 @@
 #include "check.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace rootopt::detail {
@@ -21,6 +22,24 @@ std::string function_name(const char* call) {
 }
 
 }  // namespace
+
+std::string excerpt(const std::string& text, size_t limit) {
+  size_t end = std::min(text.size(), limit);
+  // Cut before a UTF-8 continuation byte, not inside a character.
+  for (int back = 0; end < text.size() && back < 3 && (text[end] & 0xC0) == 0x80; ++back) --end;
+  std::string out;
+  for (size_t i = 0; i < end; ++i) {
+    const unsigned char ch = static_cast<unsigned char>(text[i]);
+    if (ch < 0x20 || ch == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[ch >> 4], kHex[ch & 15]};
+    } else {
+      out += char(ch);
+    }
+  }
+  if (end < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
 
 void fail(const std::string& message) { throw Error(message); }
 

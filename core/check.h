@@ -26,6 +26,11 @@ namespace rootopt::detail {
 [[noreturn]] void fail_call(const char* library, const char* call, const std::string& status,
                             const std::string& context);
 
+// `text` as a message may echo it: control bytes shown as \xNN, and anything past `limit` bytes
+// cut and replaced by its length, so a 50 MB value or a terminal escape sequence in a user's
+// file neither floods nor garbles the message.
+std::string excerpt(const std::string& text, size_t limit = 80);
+
 // Builds a message from any streamable pieces: ROOTOPT_CHECK(x > 0, "x = ", x).
 template <typename... Parts>
 std::string concat(const Parts&... parts) {

@@ -53,7 +53,7 @@ std::string table_schedule_name(Shape shape) { return "table:" + to_string(shape
 
 void check_table_shape(Shape shape, const std::string& where) {
   check_positive(shape, where);
-  ROOTOPT_CHECK(shape.rows <= kMaxShapeDimension && shape.cols <= kMaxShapeDimension, where,
+  ROOTOPT_CHECK(shape.rows <= kMaxDimension && shape.cols <= kMaxDimension, where,
                 ": shape ", to_string(shape), " has a dimension above 2^24");
 }
 

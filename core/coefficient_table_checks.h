@@ -10,7 +10,7 @@ namespace rootopt::detail {
 
 // "table:1024x4096", the schedule name of a table entry.
 std::string table_schedule_name(Shape shape);
-// Dimensions in [1, kMaxShapeDimension]; throws naming `where` and the shape.
+// Dimensions in [1, kMaxDimension]; throws naming `where` and the shape.
 void check_table_shape(Shape shape, const std::string& where);
 // UTF-8 without NUL, at most kMaxTableStringBytes, non-empty unless `may_be_empty`: `what`
 // (e.g. "metric name") names it in the error.

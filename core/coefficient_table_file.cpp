@@ -17,6 +17,7 @@
 #include "h5.h"
 #include "h5_reader.h"
 #include "rootopt/coefficient_table.h"
+#include "rootopt/version.h"
 
 namespace rootopt {
 namespace {

@@ -5,8 +5,28 @@
 
 #include "check.h"
 #include "h5.h"
+#include "matrix_extents.h"
+#include "rootopt/shape.h"
 
 namespace rootopt {
+
+namespace detail {
+
+void check_matrix_extents(const std::vector<hsize_t>& extents, const std::string& what) {
+  constexpr hsize_t kMaxValues = hsize_t{1} << 28;
+  hsize_t values = 1;
+  std::string text;
+  for (hsize_t d : extents) text += (text.empty() ? "" : "x") + std::to_string(d);
+  for (hsize_t d : extents) {
+    ROOTOPT_CHECK(d <= hsize_t(kMaxDimension), what, ": ", text,
+                  " values, a dimension above 2^24: larger than any weight matrix");
+    values *= d;  // at most 2^48 after two dimensions; checked before the next
+    ROOTOPT_CHECK(values <= kMaxValues, what, ": ", text,
+                  " values, more than the limit of 2^28 values (2 GiB in fp64)");
+  }
+}
+
+}  // namespace detail
 
 std::vector<NamedMatrix> read_matrices(const std::string& path) {
   h5::Id file = h5::open_file(path);
@@ -22,6 +42,7 @@ std::vector<NamedMatrix> read_matrices(const std::string& path) {
     }
     ROOTOPT_CHECK(extents[0] > 0 && extents[1] > 0, path, ": dataset '", name, "' is empty (",
                   extents[0], "x", extents[1], ")");
+    detail::check_matrix_extents(extents, path + ": dataset '" + name + "'");
     const auto values = h5::read_doubles(dataset, path + ":" + name);
     const auto rows = static_cast<Eigen::Index>(extents[0]);
     const auto cols = static_cast<Eigen::Index>(extents[1]);

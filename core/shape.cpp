@@ -15,7 +15,7 @@ int64_t parse_dimension(const std::string& digits, const std::string& text, cons
     ROOTOPT_CHECK(std::isdigit(static_cast<unsigned char>(ch)), "shape '", text, "': ", what,
                   " must be a positive integer (form MxN, e.g. 1024x4096)");
   const int64_t value = std::stoll(digits);
-  ROOTOPT_CHECK(value > 0 && value <= kMaxShapeDimension, "shape '", text, "': ", what, " = ",
+  ROOTOPT_CHECK(value > 0 && value <= kMaxDimension, "shape '", text, "': ", what, " = ",
                 value, " is outside [1, 2^24]");
   return value;
 }

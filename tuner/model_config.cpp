@@ -15,9 +15,19 @@ namespace {
 
 using nlohmann::json;
 
-// Largest value accepted for any size field: larger is not a real model (same bound as
-// parse_shape for matrix dimensions).
-constexpr int64_t kMaxDimension = int64_t{1} << 24;
+// Every size field, and every weight dimension computed from them, is at most kMaxDimension
+// (shape.h): larger is not a real model.
+// A Hugging Face config.json is a few kilobytes; anything this large is not one.
+constexpr int64_t kMaxFileBytes = int64_t{16} << 20;
+// Configs nest a few levels (rope_scaling, quantization_config). nlohmann::json's serializer and
+// comparisons recurse once per level, so a value nested tens of thousands deep would overflow the
+// stack wherever it is printed: deeper files are refused while parsing.
+constexpr int kMaxNesting = 64;
+
+// A JSON value as an error message may echo it: bounded, whatever its size.
+std::string echo(const json& value) {
+  return detail::excerpt(value.dump(-1, ' ', false, json::error_handler_t::replace));
+}
 
 // Typed access to config.json fields; every failure names the file and the field.
 class ConfigFields {
@@ -44,7 +54,7 @@ class ConfigFields {
     ROOTOPT_CHECK(value.is_number_integer() && value.get<int64_t>() >= 0 &&
                       value.get<int64_t>() <= kMaxDimension,
                   path_, ": field '", field, "' must be an integer in [0, ", kMaxDimension,
-                  "], got ", value.dump());
+                  "], got ", echo(value));
     return value.get<int64_t>();
   }
 
@@ -56,7 +66,7 @@ class ConfigFields {
     for (const json& item : value) {
       ROOTOPT_CHECK(
           item.is_number_integer() && item.get<int64_t>() >= 0 && item.get<int64_t>() < layers,
-          path_, ": field '", field, "' holds ", item.dump(), ", not a layer index in [0, ", layers,
+          path_, ": field '", field, "' holds ", echo(item), ", not a layer index in [0, ", layers,
           ")");
       indices.insert(item.get<int64_t>());
     }
@@ -77,7 +87,7 @@ class ConfigFields {
     ROOTOPT_CHECK(value.is_number_integer() && value.get<int64_t>() > 0 &&
                       value.get<int64_t>() <= kMaxDimension,
                   path_, ": field '", field, "' must be an integer in [1, ", kMaxDimension,
-                  "], got ", value.dump());
+                  "], got ", echo(value));
     return value.get<int64_t>();
   }
 
@@ -210,13 +220,57 @@ std::vector<ModelWeight> gpt2_weights(const ConfigFields& f) {
   };
 }
 
-json parse_file(const std::string& path) {
-  std::ifstream in(path);
+std::string read_file(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  ROOTOPT_CHECK(std::filesystem::exists(status), path, ": no such file");
+  // A FIFO or device would block or never end; a directory cannot be parsed.
+  ROOTOPT_CHECK(std::filesystem::is_regular_file(status), path,
+                ": not a regular file (a model config is a config.json file)");
+  const auto bytes = std::filesystem::file_size(path, ec);
+  ROOTOPT_CHECK(!ec, path, ": cannot read model config: ", ec.message());
+  ROOTOPT_CHECK(bytes <= uintmax_t(kMaxFileBytes), path, ": ", bytes,
+                " bytes, too large for a model config (limit ", kMaxFileBytes >> 20, " MiB)");
+  std::ifstream in(path, std::ios::binary);
   ROOTOPT_CHECK(in.good(), path, ": cannot open model config");
-  json root = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  ROOTOPT_CHECK(!root.is_discarded(), path, ": malformed JSON");
+  std::string text(size_t(bytes), '\0');
+  in.read(text.data(), std::streamsize(text.size()));
+  ROOTOPT_CHECK(in.gcount() == std::streamsize(text.size()), path,
+                ": cannot read model config (file changed while reading?)");
+  return text;
+}
+
+json parse_json(const std::string& text, const std::string& path) {
+  const json::parser_callback_t bound_nesting = [&path](int depth, json::parse_event_t event,
+                                                        json&) {
+    const bool opens =
+        event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
+    ROOTOPT_CHECK(!opens || depth < kMaxNesting, path, ": JSON nested more than ", kMaxNesting,
+                  " levels deep; a model config is an object of size fields");
+    return true;
+  };
+  json root;
+  try {
+    root = json::parse(text, bound_nesting);
+  } catch (const json::exception& e) {
+    // A syntax error or a number out of range (1e400): e.what() is
+    // "[json.exception.parse_error.101] parse error at line 1, column 9: ...".
+    const std::string what = e.what();
+    const size_t start = what.find("] ");
+    ROOTOPT_FAIL(path, ": malformed JSON: ",
+                 detail::excerpt(start == std::string::npos ? what : what.substr(start + 2), 200));
+  }
   ROOTOPT_CHECK(root.is_object(), path, ": top level must be a JSON object");
   return root;
+}
+
+// Every weight dimension is a size field or a product of them (heads x head_dim, 3 x n_embd):
+// each must be a plausible matrix dimension, like a --shapes entry.
+void check_weight_shapes(const ModelConfig& config, const std::string& path) {
+  for (const ModelWeight& w : config.weights)
+    ROOTOPT_CHECK(w.shape.rows <= kMaxDimension && w.shape.cols <= kMaxDimension, path, ": weight ",
+                  w.pattern, " would be ", to_string(w.shape), ", a dimension above ",
+                  kMaxDimension, " (2^24): the size fields do not describe a real model");
 }
 
 }  // namespace
@@ -229,7 +283,11 @@ std::vector<Shape> ModelConfig::orthogonalized_shapes() const {
 }
 
 ModelConfig load_model_config(const std::string& path) {
-  const json root = parse_file(path);
+  return model_config_from_json(read_file(path), path);
+}
+
+ModelConfig model_config_from_json(const std::string& text, const std::string& path) {
+  const json root = parse_json(text, path);
   const ConfigFields fields(root, path);
   ModelConfig config;
   config.model_type = fields.string_or("model_type", "");
@@ -246,9 +304,10 @@ ModelConfig load_model_config(const std::string& path) {
     config.weights = gpt2_weights(fields);
   } else {
     ROOTOPT_FAIL(
-        path, ": unknown model_type '", type,
+        path, ": unknown model_type '", detail::excerpt(type),
         "' (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, gpt2)");
   }
+  check_weight_shapes(config, path);
   return config;
 }
 

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "rootopt/tuner.h"
+#include "rootopt/version.h"
 
 namespace rootopt {
 namespace {

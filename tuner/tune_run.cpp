@@ -12,16 +12,10 @@
 #include <mutex>
 #include <thread>
 
+#include "blas_threads.h"
 #include "candidates.h"
 #include "check.h"
 #include "rootopt/tuner.h"
-
-// OpenBLAS (the LAPACK behind the SVD validation on Debian) runs its own thread pool; with the
-// tuner's threads across shapes on top, the two oversubscribe the cores and a run measured 5x
-// slower in wall time (Llama-3-8B: 33.5 s vs 6.4 s on 2 cores). Declared weak so rootopt links
-// against any LAPACK; they are only called when the running BLAS is OpenBLAS.
-extern "C" void openblas_set_num_threads(int threads) __attribute__((weak));
-extern "C" int openblas_get_num_threads() __attribute__((weak));
 
 namespace rootopt {
 namespace {
@@ -37,24 +31,6 @@ std::vector<Shape> unique_canonical(const std::vector<Shape>& shapes) {
   }
   return out;
 }
-
-// One OpenBLAS thread while shapes run in parallel, restored afterwards.
-class BlasThreadsScope {
- public:
-  explicit BlasThreadsScope(int64_t tuner_threads) {
-    if (tuner_threads <= 1 || !openblas_set_num_threads || !openblas_get_num_threads) return;
-    previous_ = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-  }
-  ~BlasThreadsScope() {
-    if (previous_ > 0) openblas_set_num_threads(previous_);
-  }
-  BlasThreadsScope(const BlasThreadsScope&) = delete;
-  BlasThreadsScope& operator=(const BlasThreadsScope&) = delete;
-
- private:
-  int previous_ = 0;
-};
 
 // The file the table goes to: `path` itself, or the end of its chain of symbolic links (so a
 // symlinked output stays a link to the updated file).
@@ -212,13 +188,11 @@ TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) 
     }
   };
   const int64_t threads = std::min<int64_t>(run.threads, std::max<size_t>(todo.size(), 1));
-  {
-    const BlasThreadsScope blas(threads);
-    std::vector<std::thread> pool;
-    for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (std::thread& t : pool) t.join();
-  }
+  const detail::ScopedBlasThreads blas(threads > 1 ? 1 : 0);  // restored when the run ends
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
   if (state.error()) std::rethrow_exception(state.error());
 
   result.tuned = state.done();

@@ -97,7 +97,7 @@ class CoefficientTable {
   int64_t loaded_version() const { return loaded_version_; }
 
   // Adds or replaces the entry for shape.canonical(); the shape (dimensions in
-  // [1, kMaxShapeDimension]) and the recipe (Recipe::validate, then its composed map against
+  // [1, kMaxDimension]) and the recipe (Recipe::validate, then its composed map against
   // kMaxTableMapValue) are validated first.
   // `metrics` keys become metric columns (missing values are stored as NaN).
   void set(Shape shape, const Recipe& recipe, const std::map<std::string, double>& metrics = {});

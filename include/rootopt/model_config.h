@@ -27,7 +27,10 @@ struct ModelConfig {
 };
 
 // Throws rootopt::Error naming the file and the field on malformed JSON, an unknown model_type,
-// or a missing/invalid field.
+// or a missing/invalid field; also on a file that is not a regular file, over 16 MiB, nested more
+// than 64 levels deep, or whose sizes make a weight dimension above 2^24.
 ModelConfig load_model_config(const std::string& path);
+// The same from the file's text; `path` names it in messages.
+ModelConfig model_config_from_json(const std::string& text, const std::string& path);
 
 }  // namespace rootopt

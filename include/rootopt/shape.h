@@ -9,9 +9,9 @@
 
 namespace rootopt {
 
-// The largest dimension rootopt accepts anywhere (shape text, tables): 2^24 = 16,777,216, far
-// beyond any weight matrix, small enough that rows * cols never overflows 64 bits.
-inline constexpr int64_t kMaxShapeDimension = int64_t(1) << 24;
+// Largest matrix dimension rootopt accepts anywhere (shapes, model configs, tables, user
+// matrices): 2^24 is far beyond any weight matrix, and keeps products of two dimensions in int64.
+inline constexpr int64_t kMaxDimension = int64_t{1} << 24;
 
 struct Shape {
   int64_t rows = 0;

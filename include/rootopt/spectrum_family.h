@@ -56,7 +56,8 @@ std::vector<std::string> family_names();
 // file when a file is unreadable, holds no such dataset, or a dataset is not a valid spectrum.
 std::unique_ptr<SpectrumFamily> make_captured_family(const std::vector<std::string>& files,
                                                      const FamilyParams& params = {});
-// Directory of the bundled data (ROOTOPT_DATA_DIR env var, else the source/install data dir).
+// Directory of the bundled data: the ROOTOPT_DATA_DIR environment variable, else data/ of the
+// source tree for a binary in the build tree, else <prefix>/share/rootopt for an installed one.
 std::string data_directory();
 
 // A weighted mixture: sample i picks a component with probability proportional to its weight,

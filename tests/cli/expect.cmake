@@ -14,6 +14,12 @@ if(EXPECT STREQUAL "failure")
 else()
   set(checked "${out}")
 endif()
+# A message a user can trigger is plain: no source location, internal check, C++ library text or
+# sanitizer report (tests/cli/user_errors_test.cpp has the same list).
+if(EXPECT STREQUAL "failure" AND
+   err MATCHES "\\.(cpp|hpp|cu|h):[0-9]|internal error|std::|basic_filebuf|filesystem error|json\\.exception|bad_alloc|Sanitizer|runtime error:")
+  message(FATAL_ERROR "the error message is not plain (source location or C++ library text)")
+endif()
 # rootopt reports HDF5 failures itself, naming the file; HDF5's own stack dump must stay silent.
 if(err MATCHES "HDF5-DIAG")
   message(FATAL_ERROR "HDF5 printed its error stack")

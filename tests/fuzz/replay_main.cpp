@@ -1,7 +1,8 @@
 // main() for fuzz targets in builds without libFuzzer: every argument that is a file is passed
 // once to LLVMFuzzerTestOneInput, every directory contributes its regular files (sorted, not
 // recursive). Arguments starting with '-' are libFuzzer flags (e.g. -runs=0) and are ignored, so
-// CTest runs the same command in both builds. A crash or an escaping exception fails the run.
+// CTest runs the same command in both builds. LLVMFuzzerInitialize runs first when a target has
+// one. A crash or an escaping exception fails the run.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -12,9 +13,12 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+// Optional, as in libFuzzer: a target's one-time set-up.
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) __attribute__((weak));
 
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
+  if (LLVMFuzzerInitialize != nullptr) LLVMFuzzerInitialize(&argc, &argv);
   std::vector<fs::path> inputs;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "rootopt/error.h"
 #include "tuner_test_support.h"
@@ -142,9 +146,13 @@ TEST_F(ModelConfigFiles, BadConfigsNameFileAndField) {
   const std::string llama =
       R"("hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
          "num_hidden_layers": 32, "vocab_size": 32000)";
-  expect_config_error(path("missing.json"), "cannot open");
+  expect_config_error(path("missing.json"), "no such file");
   expect_config_error(write("malformed.json", "{\"model_type\": \"llama\","), "malformed JSON");
   expect_config_error(write("array.json", "[1, 2]"), "JSON object");
+  // Found by the model_config fuzzer: nlohmann::json reports this as out_of_range, not as a
+  // parse error, and it escaped as a C++ library message.
+  expect_config_error(write("overflow.json", R"({"model_type": "llama", "hidden_size": 1e400})"),
+                      "malformed JSON: number overflow parsing '1e400'");
   expect_config_error(write("notype.json", "{" + llama + "}"), "model_type");
   expect_config_error(write("unknown.json", R"({"model_type": "bert", )" + llama + "}"),
                       "unknown model_type 'bert'");
@@ -180,6 +188,108 @@ TEST_F(ModelConfigFiles, BadConfigsNameFileAndField) {
     "moe_intermediate_size": 64, "mlp_only_layers": [40], )" +
                                                llama + "}"),
                       "'mlp_only_layers'");
+}
+
+// Hostile files: every one is refused with a bounded message naming the file, before anything is
+// printed or allocated by size (the probe of issue 12 crashed on the first, hung on the FIFO).
+TEST_F(ModelConfigFiles, HostileFilesFailCleanlyWithBoundedMessages) {
+  const auto error_of = [](const std::string& file) -> std::string {
+    try {
+      load_model_config(file);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  // 70,000 levels of nesting: nlohmann's serializer recursed once per level and overflowed the
+  // stack when the error message printed the value.
+  const int depth = 70000;
+  const std::string deep =
+      write("deep.json", R"({"model_type": "llama", "hidden_size": )" + std::string(depth, '[') +
+                             std::string(depth, ']') + "}");
+  std::string message = error_of(deep);
+  EXPECT_NE(message.find("nested more than 64 levels"), std::string::npos) << message;
+  EXPECT_NE(message.find(deep), std::string::npos) << message;
+  // 64 levels are allowed (a real config nests a few), the value is then refused as a size.
+  const std::string nested =
+      write("nested.json", R"({"model_type": "llama", "hidden_size": )" + std::string(62, '[') +
+                               "1" + std::string(62, ']') + "}");
+  message = error_of(nested);
+  EXPECT_NE(message.find("'hidden_size' must be an integer"), std::string::npos) << message;
+
+  // A 10 MB model_type, a 10 MB unterminated string and a 10 MB array: echoed in part only.
+  const std::string huge(10 << 20, 'x');
+  std::string long_array = "[1";
+  for (int i = 0; i < (2 << 20); ++i) long_array += ",1";
+  using Case = std::tuple<std::string, std::string, std::string>;
+  const Case cases[] = {
+      {"type.json", R"({"model_type": ")" + huge + R"("})", "unknown model_type 'xxx"},
+      {"open.json", R"({"model_type": ")" + huge, "malformed JSON: parse error at line 1"},
+      {"array.json", R"({"model_type": "llama", "hidden_size": )" + long_array + "]}",
+       "'hidden_size' must be an integer"}};
+  for (const auto& [name, text, needle] : cases) {
+    message = error_of(write(name, text));
+    EXPECT_NE(message.find(needle), std::string::npos) << message.substr(0, 300);
+    EXPECT_LT(message.size(), 600u) << name << ": message of " << message.size() << " bytes";
+  }
+  message = error_of(write("large.json", std::string(17 << 20, ' ')));
+  EXPECT_NE(message.find("too large for a model config (limit 16 MiB)"), std::string::npos)
+      << message;
+
+  // Not regular files: a directory (was "basic_filebuf::underflow error reading the file") and a
+  // FIFO (blocked forever in open()).
+  std::filesystem::create_directory(path("dir.json"));
+  message = error_of(path("dir.json"));
+  EXPECT_NE(message.find(path("dir.json") + ": not a regular file"), std::string::npos) << message;
+  ASSERT_EQ(mkfifo(path("fifo.json").c_str(), 0600), 0);
+  message = error_of(path("fifo.json"));
+  EXPECT_NE(message.find(path("fifo.json") + ": not a regular file"), std::string::npos) << message;
+}
+
+// Size fields within bounds whose products are not: 2^24 heads of dimension 2^24 made a
+// 2^48 x 4096 q_proj that `tune` then tried to sample.
+TEST_F(ModelConfigFiles, ProductsOfSizeFieldsAreBoundedLikeShapes) {
+  const auto expect_too_large = [this](const std::string& name, const std::string& fields,
+                                       const std::string& weight) {
+    const std::string file = write(name, "{" + fields + "}");
+    try {
+      load_model_config(file);
+      ADD_FAILURE() << "no error for " << fields;
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(file + ": weight " + weight), std::string::npos) << message;
+      EXPECT_NE(message.find("above 16777216 (2^24)"), std::string::npos) << message;
+    }
+  };
+  expect_too_large("heads.json", R"("model_type": "llama", "hidden_size": 4096,
+    "num_attention_heads": 16777216, "head_dim": 16777216, "num_hidden_layers": 2,
+    "vocab_size": 100, "intermediate_size": 100)",
+                   "model.layers.*.self_attn.q_proj would be 281474976710656x4096");
+  expect_too_large("gpt2.json", R"("model_type": "gpt2", "n_embd": 16777216, "n_head": 1,
+    "n_layer": 1, "vocab_size": 10, "n_positions": 10)",
+                   "transformer.h.*.attn.c_attn would be 16777216x50331648");
+  // At the bound itself a config is accepted: 2^23 heads of 2 make a 2^24-row q_proj.
+  const ModelConfig edge = load_model_config(write("edge.json", R"({"model_type": "llama",
+    "hidden_size": 64, "num_attention_heads": 8388608, "head_dim": 2, "num_hidden_layers": 1,
+    "vocab_size": 10, "intermediate_size": 64})"));
+  EXPECT_EQ(edge.weights[2].shape, (Shape{16777216, 64}));
+}
+
+// The same reader on text: what the fuzz target and tools without a file use.
+TEST(ModelConfig, FromJsonTextNamesTheGivenSource) {
+  const ModelConfig c = model_config_from_json(
+      R"({"model_type": "gpt2", "n_embd": 64, "n_head": 4, "n_layer": 2, "vocab_size": 100,
+          "n_positions": 32})",
+      "inline.json");
+  EXPECT_EQ(c.name, "inline");
+  EXPECT_EQ(c.weights.size(), 7u);
+  try {
+    model_config_from_json("{", "inline.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("inline.json: malformed JSON"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
