@@ -8,6 +8,7 @@
 #include "objective.h"
 #include "search.h"
 #include "seeds.h"
+#include "validation.h"
 
 namespace rootopt::tuner {
 namespace {
@@ -17,7 +18,7 @@ namespace {
 // low-rank spectra under Schatten-8; with 8 steps 1e-10), matching it would take more than a
 // schedule with a safety margin on every step can give, and a difference below bf16's
 // resolution never shows in training; above it, the limit is relative.
-constexpr double kGuardFloor = 0.00390625;
+constexpr double kGuardFloor = kBf16UnitRoundoff;
 
 // p(x) = (15 x - 10 x^3 + 3 x^5) / 8: p(1) = 1, p'(1) = 0 (coefficients.md: Polar Express's
 // last step).

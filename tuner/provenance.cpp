@@ -72,14 +72,18 @@ std::map<std::string, std::string> tuning_attributes(const TuneOptions& options)
       "composed quintic map; constraints: 0 <= p <= envelope_bound on [0, 1], every step's map "
       ">= 0 on its input range, every group's error <= guard times the best anchor's";
   a["precision"] =
-      "fit: fp64 spectral; selection: emulated bf16 matrix iterations on selection matrices; "
+      "fit: fp64 spectral; selection: emulated bf16 matrix iterations on selection matrices "
+      "(fitting mixture only); "
       "report: fp32 and emulated bf16 on fresh matrices, against an fp64 SVD polar factor";
   a["search"] = search_description(options.search);
   a["validation"] = options.validation.enabled
                         ? detail::concat(options.validation.selection_matrices, " selection and ",
                                          options.validation.matrices,
                                          " report matrices per shape, proxy rank <= ",
-                                         options.validation.max_rank)
+                                         options.validation.max_rank,
+                                         "; safety: every candidate refused whose largest bf16 "
+                                         "output singular value on low-rank or captured (fit) "
+                                         "inputs exceeds envelope_bound * (1 + 2^-8)")
                         : "disabled";
   return a;
 }

@@ -18,6 +18,7 @@ enum class SeedStream : uint64_t {
   search = 5,
   report_matrices = 6,     // matrices the chosen recipe and the built-ins are reported on
   selection_matrices = 7,  // matrices the candidate recipes are compared on
+  safety_matrices = 8,     // low-rank and captured inputs every candidate must stay bounded on
 };
 
 using detail::splitmix64;

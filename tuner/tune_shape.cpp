@@ -41,20 +41,24 @@ struct Choice {
   double best_standard_bf16 = kNaN;  // the best standard-form candidate's
 };
 
-// Lowest bf16 error on the selection matrices; ties (equal errors) go to the cheaper recipe.
-// Without matrix validation: lowest fitting objective, then cheapest (forms, restarts and tails
-// are equal in exact arithmetic).
+// Lowest bf16 error on the selection matrices among the safe candidates; ties (equal errors) go
+// to the cheaper recipe. Without matrix validation: lowest fitting objective, then cheapest
+// (forms, restarts and tails are equal in exact arithmetic).
 Choice choose(const std::vector<tuner::Candidate>& candidates, const std::vector<double>& fit_rms,
-              const tuner::MatrixSet* selection, const std::atomic<bool>* cancel) {
+              const std::vector<bool>& safe, const tuner::MatrixSet* selection,
+              const std::atomic<bool>* cancel) {
   Choice choice;
   double best_key = std::numeric_limits<double>::infinity();
+  bool first = true;
   for (size_t i = 0; i < candidates.size(); ++i) {
     throw_if_cancelled(cancel);
+    if (!safe[i]) continue;
     const tuner::Candidate& c = candidates[i];
     const double error =
         selection ? tuner::matrix_rms(c.recipe, *selection, Precision::bf16) : fit_rms[i];
     const double key = std::isfinite(error) ? error : std::numeric_limits<double>::infinity();
-    if (i == 0 || key < best_key || (key == best_key && c.cost < candidates[choice.index].cost)) {
+    if (first || key < best_key || (key == best_key && c.cost < candidates[choice.index].cost)) {
+      first = false;
       best_key = key;
       choice.index = i;
       choice.selection_bf16 = selection ? error : kNaN;
@@ -120,14 +124,39 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
   const double fit_seconds = seconds_since(start);
 
   const bool matrices = options.validation.enabled;
+  // Safety in bf16 (docs/tuner.md): every candidate runs on low-rank and captured inputs; one
+  // whose largest output singular value leaves the envelope is refused, whatever its error.
+  std::vector<bool> safe(candidates.size(), true);
+  std::vector<std::string> refused;
+  double chosen_max_singular_value = kNaN;
+  std::vector<tuner::SafetyCheck> checks(candidates.size());
+  const double safety_limit = options.envelope_bound * (1 + tuner::kSafetyTolerance);
+  if (matrices) {
+    const tuner::SafetySet safety = tuner::prepare_safety_set(shape, options);
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      throw_if_cancelled(cancel);
+      checks[i] = tuner::check_safety(candidates[i].recipe, safety);
+      safe[i] = checks[i].max_singular_value <= safety_limit;
+      if (!safe[i])
+        refused.push_back(detail::concat(candidates[i].recipe.describe(),
+                                         ": largest singular value ", checks[i].max_singular_value,
+                                         " in bf16 on a ", checks[i].worst_input, " input at ",
+                                         to_string(safety.proxy), " > ", safety_limit));
+    }
+  }
+  ROOTOPT_CHECK(std::find(safe.begin(), safe.end(), true) != safe.end(), "tuning ",
+                to_string(shape), ": every candidate recipe left the envelope bound ",
+                options.envelope_bound, " in bf16 on low-rank or captured inputs (",
+                refused.empty() ? std::string() : refused.front(), ")");
   tuner::MatrixSet selection;
-  if (matrices && candidates.size() > 1)
+  if (matrices && std::count(safe.begin(), safe.end(), true) > 1)
     selection = tuner::prepare_matrix_set(shape, options, tuner::SeedStream::selection_matrices,
                                           options.validation.selection_matrices);
   const bool select_on_matrices = matrices && !selection.matrices.empty();
   const Choice choice =
-      choose(candidates, fit_rms, select_on_matrices ? &selection : nullptr, cancel);
+      choose(candidates, fit_rms, safe, select_on_matrices ? &selection : nullptr, cancel);
   const tuner::Candidate& chosen = candidates[choice.index];
+  if (matrices) chosen_max_singular_value = checks[choice.index].max_singular_value;
   const double selection_seconds = seconds_since(start) - fit_seconds;
   const tuner::FittedSchedule& fitted =
       fits.at({chosen.recipe.normalization, chosen.recipe.steps()});
@@ -138,6 +167,9 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
   auto& m = result.metrics;
   m["cost"] = chosen.cost;
   m["candidates"] = double(candidates.size());
+  m["candidates_refused"] = double(refused.size());
+  m["safety_max_singular_value"] = chosen_max_singular_value;
+  result.refused = std::move(refused);
   m["fit_rms"] = fitted.fit_rms;
   m["guard_excess"] = fitted.guard_excess;
   // The stored schedule's own envelope, comparable with the built-ins' columns; the designed

@@ -1,5 +1,7 @@
 #include "validation.h"
 
+#include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -50,8 +52,9 @@ MatrixSet prepare_matrix_set(Shape shape, const TuneOptions& options, SeedStream
   v.proxy = proxy_shape(shape, options.validation.max_rank);
   const uint64_t seed = derive_seed(options.seed, shape, stream);
   const auto solver = make_best_polar_solver();
+  const bool report = stream == SeedStream::report_matrices;
   for (int64_t i = 0; i < count; ++i) {
-    const bool real = options.heldout_real && i % 2 == 1;
+    const bool real = report && options.heldout_real && i % 2 == 1;
     const uint64_t spectrum_seed = splitmix64(seed + 2 * uint64_t(i));
     const Spectrum s = real ? options.heldout_real->sample(v.proxy, spectrum_seed)
                             : options.mixture->sample(v.proxy, spectrum_seed, i);
@@ -59,6 +62,64 @@ MatrixSet prepare_matrix_set(Shape shape, const TuneOptions& options, SeedStream
     v.references.push_back(solver->polar(v.matrices.back()));
   }
   return v;
+}
+
+SafetySet prepare_safety_set(Shape shape, const TuneOptions& options) {
+  SafetySet set;
+  set.proxy = proxy_shape(shape, options.validation.max_rank);
+  const uint64_t seed = derive_seed(options.seed, shape, SeedStream::safety_matrices);
+  const size_t rank = size_t(set.proxy.rank());
+  // Rank 1 exactly, rank 1 over a floor 1e-4 or 1e-2 of the top value (the cases
+  // docs/recipes.md measured), and four signals over a 1e-3 floor.
+  struct LowRank {
+    const char* label;
+    std::vector<double> top;
+    double floor;
+  };
+  const LowRank low_rank[] = {{"rank-1", {1}, 0},
+                              {"near-rank-1 (floor 1e-4)", {1}, 1e-4},
+                              {"near-rank-1 (floor 1e-2)", {1}, 1e-2},
+                              {"rank-4 (floor 1e-3)", {1, 0.5, 0.25, 0.125}, 1e-3}};
+  uint64_t index = 0;
+  for (const LowRank& l : low_rank) {
+    std::vector<double> values(rank, l.floor);
+    for (size_t i = 0; i < l.top.size() && i < rank; ++i) values[i] = l.top[i];
+    set.matrices.push_back(
+        matrix_with_spectrum(set.proxy, normalised_spectrum(values), splitmix64(seed + index++)));
+    set.labels.push_back(l.label);
+  }
+  SpectrumMixture captured;
+  for (const auto& [family, weight] : options.mixture->components())
+    if (family->name() == "captured") captured.add(family, weight);
+  const bool has_captured = !captured.components().empty();
+  const SpectrumMixture& source = has_captured ? captured : *options.mixture;
+  for (int64_t i = 0; i < kSafetyCapturedInputs; ++i) {
+    const Spectrum s = source.sample(set.proxy, splitmix64(seed + index), i);
+    set.matrices.push_back(matrix_with_spectrum(set.proxy, s, splitmix64(seed + index + 1)));
+    index += 2;
+    set.labels.push_back(has_captured ? "captured (fit set)" : "fitting mixture");
+  }
+  return set;
+}
+
+SafetyCheck check_safety(const Recipe& recipe, const SafetySet& set) {
+  SafetyCheck out;
+  for (size_t i = 0; i < set.matrices.size(); ++i) {
+    const Eigen::MatrixXd x = newton_schulz(set.matrices[i], recipe, Precision::bf16);
+    double largest = std::numeric_limits<double>::infinity();
+    if (x.allFinite()) {
+      // sigma_max^2 is the largest eigenvalue of the (short side's) Gram matrix.
+      const Eigen::MatrixXd gram = x.rows() <= x.cols() ? Eigen::MatrixXd(x * x.transpose())
+                                                        : Eigen::MatrixXd(x.transpose() * x);
+      const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(gram, Eigen::EigenvaluesOnly);
+      largest = std::sqrt(std::max(0.0, eig.eigenvalues().maxCoeff()));
+    }
+    if (!(largest <= out.max_singular_value)) {
+      out.max_singular_value = largest;
+      out.worst_input = set.labels[i];
+    }
+  }
+  return out;
 }
 
 double matrix_rms(const Recipe& recipe, const MatrixSet& set, Precision working) {

@@ -10,6 +10,7 @@
 //     built-ins are reported on the report set.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -40,10 +41,38 @@ struct MatrixSet {
 };
 // Same aspect ratio, rank at most max_rank.
 Shape proxy_shape(Shape shape, int64_t max_rank);
-// `count` matrices at the proxy shape from `stream`, alternating between held-out mixture and
-// held-out real spectra (when configured), with their SVD polar factors.
+// `count` matrices at the proxy shape from `stream`, with their SVD polar factors. The report set
+// alternates between the fitting mixture (fresh samples) and the held-out real spectra (when
+// configured); every other stream (the selection set) draws from the fitting mixture only, so the
+// held-out models never influence which recipe is chosen.
 MatrixSet prepare_matrix_set(Shape shape, const TuneOptions& options, SeedStream stream,
                              int64_t count);
+
+// The inputs on which a recipe must stay inside the envelope in emulated bf16 (docs/tuner.md,
+// "Safety in bf16"): the Gram form's R drifts where X0 has (near-)zero singular values, and
+// later steps amplify the drift (docs/recipes.md). At the validation proxy shape: rank-1,
+// near-rank-1 and rank-4 spectra, and kSafetyCapturedInputs captured spectra of the fitting mixture
+// (its "captured" components; the mixture itself when it has none). Never held-out spectra.
+struct SafetySet {
+  Shape proxy;
+  std::vector<Eigen::MatrixXd> matrices;
+  std::vector<std::string> labels;  // what each input is, for the refusal message
+};
+inline constexpr int64_t kSafetyCapturedInputs = 3;
+SafetySet prepare_safety_set(Shape shape, const TuneOptions& options);
+
+// bf16's unit roundoff (8 significant bits, round to nearest).
+inline constexpr double kBf16UnitRoundoff = 0.00390625;
+// A recipe is refused when its largest output singular value exceeds the envelope bound by more
+// than bf16's unit roundoff, relative: the final rounding of X_K alone can move it that much.
+inline constexpr double kSafetyTolerance = kBf16UnitRoundoff;
+
+struct SafetyCheck {
+  double max_singular_value = 0;  // largest over the set (infinity: a non-finite output)
+  std::string worst_input;        // label of the input that reached it
+};
+// The recipe run in emulated bf16 on every input of the set.
+SafetyCheck check_safety(const Recipe& recipe, const SafetySet& set);
 
 // Mean ||X_K - U V^T||_F / sqrt(r) of the recipe run in `working` precision; NaN if the set is
 // empty, infinity if a run diverged (a non-finite result: e.g. the Gram form without restarts,

@@ -159,6 +159,10 @@ struct TunedShape {
   // (muon_heldout_rms, ...; NaN for root-paper where it has no published triple) and for Polar
   // Express under the chosen normalisation (polar_express_same_norm_...), plus tune_seconds.
   std::map<std::string, double> metrics;
+  // One line per candidate refused because its largest output singular value in emulated bf16
+  // left the envelope bound on a low-rank or captured input: recipe, value, input (not stored
+  // in the table; its count is the candidates_refused column).
+  std::vector<std::string> refused;
 };
 
 // Tunes one shape. Deterministic for (shape, options): bit-identical coefficients for the same

@@ -106,7 +106,9 @@ TEST_F(RunTuning, ResumeRefusesATableTunedWithOtherSettings) {
        [](TuneOptions& x) { x.recipes.normalizations = {Normalization::schatten4}; }},
       {"budget", [](TuneOptions& x) { x.recipes.budget = 1.2; }},
       {"forms",
-       [](TuneOptions& x) { x.recipes.forms = {IterationForm::standard, IterationForm::gram}; }},
+       [](TuneOptions& x) {
+         x.recipes.forms = {IterationForm::standard, IterationForm::gram};
+       }},
       {"precision_tails", [](TuneOptions& x) { x.recipes.precision_tails = true; }},
       {"heldout_samples", [](TuneOptions& x) { x.heldout_samples += 1; }},
       {"heldout_real", [](TuneOptions& x) { x.heldout_real = make_family("power-law"); }},
