@@ -256,6 +256,61 @@ TEST(TuneShape, HeldOutSamplesAndMatricesAreNotFittingOrSelectionOnes) {
       tuner::prepare_matrix_set(shape, o, tuner::SeedStream::report_matrices, 2);
   for (const auto& s : selection.matrices)
     for (const auto& r : report.matrices) EXPECT_GT((s - r).norm(), 1e-3);
+  // The held-out real spectra enter the report set only: they never choose the recipe.
+  TuneOptions with_real = o;
+  with_real.heldout_real = make_family("power-law:alpha_min=2,alpha_max=3");
+  const tuner::MatrixSet selection_real =
+      tuner::prepare_matrix_set(shape, with_real, tuner::SeedStream::selection_matrices, 2);
+  const tuner::MatrixSet report_real =
+      tuner::prepare_matrix_set(shape, with_real, tuner::SeedStream::report_matrices, 2);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(selection_real.matrices[i], selection.matrices[i]) << "selection matrix " << i;
+  EXPECT_EQ(report_real.matrices[0], report.matrices[0]);
+  EXPECT_GT((report_real.matrices[1] - report.matrices[1]).norm(), 1e-3);
+}
+
+// Safety in bf16 (docs/tuner.md): the Gram form without restarts leaves the envelope on
+// low-rank inputs (the hazard docs/recipes.md measured), the standard form does not; the tuner
+// refuses every candidate that leaves it, and the recipe it keeps stays inside on rank-1 and
+// near-rank-1 inputs other than its own safety set, measured here by an SVD (not the Gram
+// eigenvalues check_safety uses).
+TEST(TuneShape, RefusesRecipesThatLeaveTheEnvelopeInBf16) {
+  TuneOptions o = testing::fast_options();
+  o.validation.max_rank = 64;
+  const Shape shape{64, 256};
+  const double limit = o.envelope_bound * (1 + tuner::kSafetyTolerance);
+  const tuner::SafetySet set = tuner::prepare_safety_set(shape, o);
+  ASSERT_EQ(set.proxy, shape);
+  ASSERT_EQ(set.matrices.size(), set.labels.size());
+  Recipe standard = builtin_recipe("polar-express", shape);
+  standard.normalization = Normalization::schatten8;
+  Recipe gram = standard;
+  gram.form = IterationForm::gram;
+  const tuner::SafetyCheck unsafe = tuner::check_safety(gram, set);
+  EXPECT_GT(unsafe.max_singular_value, 1e3);  // measured 1e16-1e17 (docs/recipes.md)
+  EXPECT_NE(unsafe.worst_input.find("rank"), std::string::npos) << unsafe.worst_input;
+  const tuner::SafetyCheck safe = tuner::check_safety(standard, set);
+  EXPECT_LE(safe.max_singular_value, o.envelope_bound);
+  EXPECT_GT(safe.max_singular_value, 0.5);  // converged, not collapsed
+
+  o.recipes.forms = {IterationForm::gram};
+  const TunedShape r = tune_shape(shape, o);
+  ASSERT_FALSE(r.refused.empty());  // at least the candidate without a restart
+  EXPECT_EQ(r.metrics.at("candidates_refused"), double(r.refused.size()));
+  for (const std::string& line : r.refused)
+    EXPECT_NE(line.find("largest singular value"), std::string::npos) << line;
+  EXPECT_FALSE(r.recipe.restarts.empty()) << r.recipe.describe();
+  EXPECT_LE(r.metrics.at("safety_max_singular_value"), limit);
+  for (double floor : {0.0, 1e-3, 3e-2}) {
+    Spectrum s(size_t(shape.rank()), floor);
+    s[0] = 1;
+    const Eigen::MatrixXd b = matrix_with_spectrum(shape, normalised_spectrum(s), 99);
+    const double largest =
+        Eigen::BDCSVD<Eigen::MatrixXd>(newton_schulz(b, r.recipe, Precision::bf16))
+            .singularValues()
+            .maxCoeff();
+    EXPECT_LE(largest, limit) << r.recipe.describe() << " floor " << floor;
+  }
 }
 
 TEST(TuneShape, MatrixValidationUsesProxyWithSameAspect) {
