@@ -192,17 +192,12 @@ void print_progress(const TuneProgress& p) {
                         number(value("best_standard_selection_bf16_rms")),
                         number(value("polar_express_selection_bf16_rms")))
           : "";
-  // Why others were not: the candidates refused as unsafe in bf16 (docs/tuner.md).
+  // Why others were not: every candidate refused as unsafe in bf16, one line each below.
   const std::vector<std::string>& refused = p.result->refused;
-  std::string refusals;
-  if (!refused.empty()) {
-    refusals = fmt::format(" | refused {} of {} candidates as unsafe in bf16", refused.size(),
-                           value("candidates"));
-    constexpr size_t kShown = 2;
-    for (size_t i = 0; i < refused.size() && i < kShown; ++i)
-      refusals += fmt::format("{} {}", i ? ";" : ", e.g.", refused[i]);
-    if (refused.size() > kShown) refusals += fmt::format("; {} more", refused.size() - kShown);
-  }
+  const std::string refusals =
+      refused.empty() ? std::string()
+                      : fmt::format(" | refused {} of {} candidates as unsafe in bf16 (below)",
+                                    refused.size(), value("candidates"));
   fmt::print(stderr,
              "[{}/{}] {:>11}  {} (cost {:.2f}){}{} | held-out {} {}, real {} {}, bf16 {} {} | "
              "{:.1f} s, elapsed {:.0f} s, ETA {:.0f} s\n",
@@ -212,6 +207,7 @@ void print_progress(const TuneProgress& p) {
              ratio(value("heldout_real_ratio")), number(value("bf16_matrix_rms")),
              ratio(value("bf16_matrix_ratio")), value("tune_seconds"), p.elapsed_seconds,
              p.eta_seconds);
+  for (const std::string& line : refused) fmt::print(stderr, "    refused {}\n", line);
 }
 
 void print_summary(const CoefficientTable& table) {
