@@ -10,13 +10,14 @@
 #include "check.h"
 #include "matrix_audit.h"
 #include "matrix_matching.h"
-#include "parallel.h"
+#include "matrix_seed.h"
 #include "provenance.h"
 #include "rootopt/audit.h"
+#include "rootopt/cost_model.h"
 #include "rootopt/spectrum_family.h"
 #include "schedule_set.h"
-#include "seeding.h"
 #include "spectral_audit.h"
+#include "tasks.h"
 
 namespace rootopt {
 namespace audit {
@@ -28,10 +29,10 @@ struct Unit {
   Shape key;
   std::vector<int64_t> datasets;  // user matrices (indices); empty for a sampled unit
   std::vector<ResolvedSchedule> schedules;
-  std::vector<Schedule> plain;  // the schedules' coefficients, same order
-  Shape run_shape;              // matrix-level shape (a proxy when smaller than key)
-  std::vector<std::vector<SpectralError>> spectral;  // [spectrum][schedule]
-  std::vector<MatrixRun> runs;                       // [matrix]
+  Shape run_shape;  // matrix-level shape (a proxy when smaller than key)
+  // [spectrum][schedule]; entries of schedules without a spectral model stay default
+  std::vector<std::vector<SpectralError>> spectral;
+  std::vector<MatrixRun> runs;  // [matrix]
 };
 
 void validate(const AuditOptions& o) {
@@ -40,8 +41,8 @@ void validate(const AuditOptions& o) {
                 o.samples);
   ROOTOPT_CHECK(o.matrix_samples >= 1 && o.matrix_samples <= 10000,
                 "--matrix-samples must be in 1..10000, got ", o.matrix_samples);
-  ROOTOPT_CHECK(o.proxy_rank >= 2 && o.proxy_rank <= 4096, "--proxy-rank must be in 2..4096, got ",
-                o.proxy_rank);
+  ROOTOPT_CHECK(o.proxy_rank >= 2 && o.proxy_rank <= kMaxProxyRank, "--proxy-rank must be in 2..",
+                kMaxProxyRank, ", got ", o.proxy_rank);
   ROOTOPT_CHECK(o.envelope_bound == 0 || (o.envelope_bound >= 1 && std::isfinite(o.envelope_bound)),
                 "--envelope-bound must be 0 (the default) or a finite bound >= 1, got ",
                 o.envelope_bound);
@@ -49,17 +50,24 @@ void validate(const AuditOptions& o) {
                 o.threads);
 }
 
-// Work estimate of one matrix-level task, in units of 2^20 multiply-adds: K steps of three
-// GEMMs (X X^T, A A, B X) per schedule, plus the SVDs.
-int64_t matrix_cost(Shape s, int64_t schedules, int64_t steps) {
+// Work estimate of one matrix-level task, in units of 2^20 multiply-adds: every recipe's GEMMs
+// (the cost model's CPU profile, relative to Polar Express's 5 steps of X X^T, A A and B X) and
+// the SVDs of the reference and of each result.
+int64_t matrix_cost(Shape s, const std::vector<ResolvedSchedule>& schedules) {
   const double r = double(s.rank()), c = double(std::max(s.rows, s.cols));
-  const double per_step = 2 * r * r * c + r * r * r;
-  return 1 + int64_t((per_step * double(steps * schedules) + 8 * r * r * c) / double(1 << 20));
+  const double polar_express = 5 * (2 * r * r * c + r * r * r);
+  double relative = 0;
+  for (const ResolvedSchedule& schedule : schedules)
+    relative += recipe_cost(schedule.recipe, s, Precision::bf16, kCpuProfile);
+  const double svds = 8 * r * r * c * double(schedules.size() + 1) / 2;
+  return 1 + int64_t((polar_express * relative + svds) / double(1 << 20));
 }
 
-std::vector<SpectralError> errors_on(const std::vector<Schedule>& schedules, const Spectrum& s) {
-  std::vector<SpectralError> errors;
-  for (const Schedule& schedule : schedules) errors.push_back(spectral_error(schedule, s));
+std::vector<SpectralError> errors_on(const std::vector<ResolvedSchedule>& schedules,
+                                     const Spectrum& s) {
+  std::vector<SpectralError> errors(schedules.size());
+  for (size_t j = 0; j < schedules.size(); ++j)
+    if (schedules[j].spectral()) errors[j] = spectral_error(schedules[j].recipe, s);
   return errors;
 }
 
@@ -71,7 +79,7 @@ MatrixRun run_on_spectrum(const Unit& unit, const Spectrum& spectrum, uint64_t s
                          : normalised_spectrum(rescale_spectrum(spectrum, unit.run_shape.rank()));
   const Eigen::MatrixXd b = matrix_with_spectrum(unit.run_shape, s, seed);
   const PolarFactor reference = make_cpu_polar_solver()->polar(b);
-  return run_schedules(b, reference, unit.plain, precision);
+  return run_schedules(b, reference, unit.schedules, precision);
 }
 
 void add_sampled_tasks(Unit& unit, const SpectrumMixture& mixture, const AuditOptions& o,
@@ -79,17 +87,16 @@ void add_sampled_tasks(Unit& unit, const SpectrumMixture& mixture, const AuditOp
   const uint64_t shape_seed = audit_shape_seed(o.seed, unit.key);
   unit.spectral.resize(size_t(o.samples));
   unit.runs.resize(size_t(o.matrix_samples));
-  const int64_t steps = unit.plain.front().size();
   for (int64_t i = 0; i < o.samples; ++i) {
     const bool matrix = i < o.matrix_samples;
     auto run = [&unit, &mixture, shape_seed, i, matrix, precision = o.precision]() {
       const Spectrum s = mixture.sample(unit.key, shape_seed, i);
-      unit.spectral[size_t(i)] = errors_on(unit.plain, s);
+      unit.spectral[size_t(i)] = errors_on(unit.schedules, s);
       if (matrix)
         unit.runs[size_t(i)] = run_on_spectrum(unit, s, matrix_seed(shape_seed, i), precision);
     };
     if (matrix)
-      heavy.push_back({run, matrix_cost(unit.run_shape, int64_t(unit.plain.size()), steps)});
+      heavy.push_back({run, matrix_cost(unit.run_shape, unit.schedules)});
     else
       light.push_back({run, 1});
   }
@@ -99,14 +106,14 @@ void add_user_tasks(Unit& unit, const UserMatrices& user, const AuditOptions& o,
                     std::vector<Task>& heavy) {
   unit.spectral.resize(unit.datasets.size());
   unit.runs.resize(unit.datasets.size());
-  const int64_t steps = unit.plain.front().size();
   for (size_t k = 0; k < unit.datasets.size(); ++k) {
     const Eigen::MatrixXd& b = user.matrices[size_t(unit.datasets[k])].values;
     auto run = [&unit, &b, k, seed = o.seed, precision = o.precision]() {
       if (unit.run_shape == unit.key) {  // small enough: iterate on the user's matrix itself
         const PolarFactor reference = make_cpu_polar_solver()->polar(b);
-        unit.spectral[k] = errors_on(unit.plain, normalised_spectrum(reference.singular_values));
-        unit.runs[k] = run_schedules(b, reference, unit.plain, precision);
+        unit.spectral[k] =
+            errors_on(unit.schedules, normalised_spectrum(reference.singular_values));
+        unit.runs[k] = run_schedules(b, reference, unit.schedules, precision);
         return;
       }
       // Too large to iterate: its exact spectrum (singular values only), then a proxy matrix
@@ -114,11 +121,11 @@ void add_user_tasks(Unit& unit, const UserMatrices& user, const AuditOptions& o,
       const Eigen::BDCSVD<Eigen::MatrixXd> svd(b);
       const Eigen::VectorXd& sv = svd.singularValues();
       const Spectrum s = normalised_spectrum(std::vector<double>(sv.data(), sv.data() + sv.size()));
-      unit.spectral[k] = errors_on(unit.plain, s);
+      unit.spectral[k] = errors_on(unit.schedules, s);
       unit.runs[k] = run_on_spectrum(unit, s, matrix_seed(seed, int64_t(k)), precision);
     };
     const Shape full = unit.key;
-    heavy.push_back({run, matrix_cost(unit.run_shape, int64_t(unit.plain.size()), steps) +
+    heavy.push_back({run, matrix_cost(unit.run_shape, unit.schedules) +
                               int64_t(8 * double(full.rank()) * double(full.rank()) *
                                       double(full.cols) / double(1 << 20))});
   }
@@ -129,21 +136,29 @@ ScheduleAudit summarise(const Unit& unit, size_t j, double bound,
   ScheduleAudit out;
   const ResolvedSchedule& resolved = unit.schedules[j];
   out.schedule = resolved.name;
+  out.recipe = resolved.recipe.describe();
+  out.cost = recipe_cost(resolved.recipe, unit.key, Precision::bf16, kGpuProfile);
   out.origin = resolved.origin;
   out.fallback = resolved.fallback;
+  // The envelope is a property of the coefficients on [0, 1], whatever the normalization (each
+  // of them puts the spectrum into [0, 1]); computed once per distinct schedule.
   std::vector<double> coefficients;
-  for (const QuinticStep& st : resolved.schedule.steps())
+  for (const QuinticStep& st : resolved.recipe.schedule.steps())
     coefficients.insert(coefficients.end(), {st.a, st.b, st.c});
   auto cached = safety.find(coefficients);
   if (cached == safety.end()) {
     SpectralAudit computed;
-    add_safety(resolved.schedule, computed);
+    add_safety(resolved.recipe.schedule, computed);
     cached = safety.emplace(coefficients, computed).first;
   }
   out.spectral = cached->second;
-  std::vector<SpectralError> errors;
-  for (const auto& per_spectrum : unit.spectral) errors.push_back(per_spectrum.at(j));
-  add_spectral_errors(errors, out.spectral);
+  if (resolved.spectral()) {
+    std::vector<SpectralError> errors;
+    for (const auto& per_spectrum : unit.spectral) errors.push_back(per_spectrum.at(j));
+    add_spectral_errors(errors, out.spectral);
+  } else {
+    mark_not_applicable(out.spectral);
+  }
   if (out.fallback) out.flags.push_back("fallback");
   if (out.spectral.envelope_max > bound) out.flags.push_back("unsafe-envelope");
   if (goes_negative(out.spectral)) out.flags.push_back("unsafe-negative");
@@ -151,6 +166,7 @@ ScheduleAudit summarise(const Unit& unit, size_t j, double bound,
   out.matrix.shape = unit.run_shape;
   out.matrix.proxy = unit.run_shape != unit.key;
   add_matrix_runs(unit.runs, j, out.matrix);
+  out.matrix.exact_from_spectrum = resolved.spectral();
   // Rounding can push singular values past the exact envelope (a warning, not the safety rule).
   if (out.matrix.max_sv > bound) out.flags.push_back("matrix-over-bound");
   return out;
@@ -172,7 +188,7 @@ AuditReport run_audit(const AuditOptions& requested, const AuditProgress& progre
       schedules.table() ? table_envelope_bound(*schedules.table()) : std::nullopt;
   report.envelope_bound = options.envelope_bound > 0 ? options.envelope_bound
                           : table_bound              ? *table_bound
-                                                     : kDefaultAuditEnvelopeBound;
+                                                     : kDefaultEnvelopeBound;
   std::optional<UserMatrices> user;
   if (!options.matrices_path.empty()) user = load_user_matrices(options.matrices_path, model);
   const SpectrumMixture mixture = SpectrumMixture::default_mixture();
@@ -192,8 +208,7 @@ AuditReport run_audit(const AuditOptions& requested, const AuditProgress& progre
       unit->key = weight.key();
       unit->datasets = datasets;
       unit->schedules = schedules.resolve(unit->key);
-      for (const ResolvedSchedule& r : unit->schedules) unit->plain.push_back(r.schedule);
-      unit->run_shape = audit_proxy_shape(unit->key, options.proxy_rank);
+      unit->run_shape = proxy_shape(unit->key, options.proxy_rank);
       found = index.emplace(key, int64_t(units.size())).first;
       units.push_back(std::move(unit));
     }

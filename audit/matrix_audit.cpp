@@ -9,14 +9,23 @@
 namespace rootopt::audit {
 
 MatrixRun run_schedules(const Eigen::MatrixXd& matrix, const PolarFactor& reference,
-                        const std::vector<Schedule>& schedules, Precision precision) {
-  // The schedule acts on the spectrum of X0 = B/||B||_F; normalising the SVD's singular values
-  // gives exactly that spectrum, so exact_rms is what infinite precision would reach.
+                        const std::vector<ResolvedSchedule>& schedules, Precision precision) {
+  // A recipe acts on the spectrum of X0 = B/||B||_F (then normalized as the recipe says);
+  // normalising the SVD's singular values gives exactly that spectrum, so exact_rms is what
+  // infinite precision would reach.
   const Spectrum spectrum = normalised_spectrum(reference.singular_values);
   MatrixRun run;
-  for (const Schedule& schedule : schedules) {
-    run.errors.push_back(matrix_error(newton_schulz(matrix, schedule, precision), reference));
-    run.exact_rms.push_back(spectral_error(schedule, spectrum).rms);
+  for (const ResolvedSchedule& schedule : schedules) {
+    const MatrixError error =
+        matrix_error(newton_schulz(matrix, schedule.recipe, precision), reference);
+    run.errors.push_back(error);
+    if (schedule.spectral())
+      run.exact_rms.push_back(spectral_error(schedule.recipe, spectrum).rms);
+    else if (precision == Precision::fp64)
+      run.exact_rms.push_back(error.rms);
+    else
+      run.exact_rms.push_back(
+          matrix_error(newton_schulz(matrix, schedule.recipe, Precision::fp64), reference).rms);
   }
   return run;
 }

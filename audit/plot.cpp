@@ -32,7 +32,8 @@ bool plot_audit(const PlotParams& params, const std::function<void(const std::st
     warn("no plot: " + script + " not found (set ROOTOPT_PLOT_SCRIPT)");
     return false;
   }
-  std::vector<std::string> args{python, script, params.json_path, params.image_path};
+  std::vector<std::string> args{python, script, params.json_path, params.image_path,
+                                params.cost_path};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -48,7 +49,8 @@ bool plot_audit(const PlotParams& params, const std::function<void(const std::st
       return false;
     }
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && std::filesystem::exists(params.image_path))
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && std::filesystem::exists(params.image_path) &&
+      std::filesystem::exists(params.cost_path))
     return true;
   if (WIFEXITED(status) && WEXITSTATUS(status) == kNoMatplotlib)
     warn("no plot: matplotlib is not available to " + python +

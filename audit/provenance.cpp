@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "rootopt/version.h"
+#include "report_fields.h"
 #include "sha256.h"
 
 namespace rootopt::audit {
@@ -25,6 +26,7 @@ std::vector<std::pair<std::string, std::string>> audit_provenance(const Provenan
   for (const std::string& name : in.schedules.names()) names += (names.empty() ? "" : ",") + name;
   p.emplace_back("schedules", names);
   p.emplace_back("builtin_steps", std::to_string(in.schedules.builtin_steps()));
+  p.emplace_back("cost", kCostDefinition);
   p.emplace_back("envelope_bound", fmt::format("{}", in.envelope_bound));
   p.emplace_back("envelope_bound_source", o.envelope_bound > 0  ? "option"
                                           : in.bound_from_table ? "table attribute"

@@ -1,6 +1,7 @@
 // audit_json: every number of the report with its provenance (nlohmann-json, ordered keys).
 #include <nlohmann/json.hpp>
 
+#include "report_fields.h"
 #include "rootopt/audit.h"
 
 namespace rootopt {
@@ -9,21 +10,26 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 Json shape_json(Shape s) { return Json::array({s.rows, s.cols}); }
+// Not applicable (a recipe without a spectral model): null, never a number.
+Json number_if(bool applicable, double x) { return applicable ? Json(x) : Json(nullptr); }
 
 Json result_json(const ScheduleAudit& r) {
   const SpectralAudit& s = r.spectral;
   const MatrixAudit& m = r.matrix;
   return Json{{"schedule", r.schedule},
+              {"recipe", r.recipe},
+              {"cost", r.cost},
               {"origin", r.origin},
               {"fallback", r.fallback},
               {"unsafe", r.unsafe},
               {"flags", r.flags},
               {"spectral",
-               {{"spectra", s.spectra},
-                {"rms", s.rms},
-                {"max_dev", s.max_dev},
-                {"min", s.min_value},
-                {"max", s.max_value},
+               {{"applicable", s.applicable},
+                {"spectra", s.spectra},
+                {"rms", number_if(s.applicable, s.rms)},
+                {"max_dev", number_if(s.applicable, s.max_dev)},
+                {"min", number_if(s.applicable, s.min_value)},
+                {"max", number_if(s.applicable, s.max_value)},
                 {"envelope_max", s.envelope_max},
                 {"envelope_min", s.envelope_min},
                 {"step_min", s.step_min}}},
@@ -35,7 +41,8 @@ Json result_json(const ScheduleAudit& r) {
                 {"max_dev", m.max_dev},
                 {"min_sv", m.min_sv},
                 {"max_sv", m.max_sv},
-                {"exact_rms", m.exact_rms}}}};
+                {"exact_rms", m.exact_rms},
+                {"exact_source", audit::exact_source(m)}}}};
 }
 
 }  // namespace
@@ -56,7 +63,7 @@ std::string audit_json(const AuditReport& report) {
                     {"source", row.source},
                     {"results", results}});
   }
-  const Json out{{"format", "rootopt.audit"},     {"format_version", 1},
+  const Json out{{"format", "rootopt.audit"},     {"format_version", 2},
                  {"provenance", provenance},      {"envelope_bound", report.envelope_bound},
                  {"schedules", report.schedules}, {"rows", rows}};
   // Names and paths come from the user's files and need not be UTF-8 (Linux file names are bytes):

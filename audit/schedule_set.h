@@ -1,5 +1,6 @@
-// The schedules an audit compares, resolved for each canonical shape: the coefficient table's
-// entry (with where the lookup found it) and the named built-ins.
+// The schedules an audit compares, resolved for each canonical shape as deployed: the coefficient
+// table's recipe (with where the lookup found it), the named built-ins (Frobenius, standard
+// form) and the anchors polar-express-schatten8 and turbo-muon (audit.h).
 #pragma once
 
 #include <cstdint>
@@ -8,21 +9,24 @@
 #include <vector>
 
 #include "rootopt/coefficient_table.h"
-#include "rootopt/schedule.h"
+#include "rootopt/recipe.h"
 
 namespace rootopt::audit {
 
 struct ResolvedSchedule {
-  std::string name;  // "table" or the built-in's name
-  Schedule schedule;
+  std::string name;  // "table", a built-in or an anchor name
+  Recipe recipe;
   std::string origin;  // e.g. "exact", "nearest tuned shape ...", "built-in", "muon fallback"
   bool fallback = false;
+  // The recipe has a spectral model (every normalization but aol): the spectral level and the
+  // spectral prediction of the matrix level apply.
+  bool spectral() const { return recipe.normalization != Normalization::aol; }
 };
 
 struct ScheduleSetParams {
   std::string table_path;          // empty: no table
-  std::vector<std::string> names;  // built-in names
-  int64_t steps = 0;               // built-in length; 0: 5
+  std::vector<std::string> names;  // built-in and anchor names (audit_schedule_names())
+  int64_t steps = 0;               // built-ins' and polar-express-schatten8's length; 0: 5
 };
 
 class ScheduleSet {
@@ -38,9 +42,13 @@ class ScheduleSet {
  private:
   std::optional<CoefficientTable> table_;
   std::vector<std::string> names_;
-  std::vector<std::string> builtins_;
+  std::vector<std::string> builtins_;  // built-ins and anchors, in the order given
   int64_t steps_ = 5;
 };
+
+// The Turbo-Muon anchor: AOL preconditioning, then 4 quintic steps with NVIDIA
+// Emerging-Optimizers' "aol" coefficient set (../shared/reference/coefficients.md).
+Recipe turbo_muon_recipe();
 
 // The envelope bound a table was tuned with (root attribute "envelope_bound", else "envelope"),
 // if it records one.

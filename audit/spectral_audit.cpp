@@ -23,6 +23,13 @@ void add_spectral_errors(const std::vector<SpectralError>& errors, SpectralAudit
   out.rms = rms_sum / double(errors.size());
 }
 
+void mark_not_applicable(SpectralAudit& out) {
+  const double none = std::numeric_limits<double>::quiet_NaN();
+  out.applicable = false;
+  out.spectra = 0;
+  out.rms = out.max_dev = out.min_value = out.max_value = none;
+}
+
 void add_safety(const Schedule& schedule, SpectralAudit& out) {
   const Envelope env = envelope(schedule);
   out.envelope_max = env.max_value;

@@ -14,6 +14,10 @@ namespace rootopt::audit {
 // min_value and max_value (over all spectra). `errors` must not be empty.
 void add_spectral_errors(const std::vector<SpectralError>& errors, SpectralAudit& out);
 
+// For a recipe without a spectral model (aol): applicable = false, spectra = 0, and rms,
+// max_dev, min_value and max_value NaN (never mistaken for a measured number).
+void mark_not_applicable(SpectralAudit& out);
+
 // Fills SpectralAudit's envelope_max, envelope_min and step_min for `schedule`.
 void add_safety(const Schedule& schedule, SpectralAudit& out);
 

@@ -33,11 +33,18 @@ std::vector<std::string> write_audit_outputs(const AuditReport& report,
   const auto say = [&warn](const std::string& text) {
     if (warn) warn(text);
   };
-  if (options.plot && audit::plot_audit({options.python, staging.path("audit.json").string(),
-                                         staging.path("audit.svg").string()},
-                                        say))
-    files.push_back("audit.svg");
-  staging.commit({"audit.svg"});
+  const std::vector<std::string> plots{"audit.svg", "audit-cost.svg"};
+  if (options.plot &&
+      audit::plot_audit({options.python, staging.path("audit.json").string(),
+                         staging.path(plots[0]).string(), staging.path(plots[1]).string()},
+                        say))
+    files.insert(files.end(), plots.begin(), plots.end());
+  else  // a failed plot run may have written one of them: move in both or none
+    for (const std::string& plot : plots) {
+      std::error_code ignored;  // a file that was never written
+      std::filesystem::remove(staging.path(plot), ignored);
+    }
+  staging.commit(plots);
   for (std::string& file : files) file = (std::filesystem::path(options.directory) / file).string();
   return files;
 }

@@ -75,10 +75,16 @@ void add_audit_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--table", o.table_path, "Coefficient table (HDF5) to audit")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--schedules", o.schedules, "Built-in schedules to compare (comma list)")
+  std::string names;
+  for (const std::string& name : audit_schedule_names())
+    names += (names.empty() ? "" : ", ") + name;
+  cmd->add_option(
+         "--schedules", o.schedules,
+         "Built-in schedules (as deployed) and anchors to compare, comma list of: " + names)
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--precision", args->precision, "Matrix-level arithmetic: bf16, fp32 or fp64")
+  cmd->add_option("--precision", args->precision,
+                  "Matrix-level working precision: bf16, tf32, fp32 or fp64")
       ->capture_default_str();
   cmd->add_option("--matrices", o.matrices_path,
                   "HDF5 file of captured 2-D matrices to audit instead of sampled ones")
@@ -92,15 +98,18 @@ void add_audit_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed of every sampled spectrum and matrix")
       ->capture_default_str();
-  cmd->add_option("--steps", o.steps, "Steps of the built-in schedules (0: the table's, else 5)")
+  cmd->add_option("--steps", o.steps,
+                  "Steps of the built-ins and polar-express-schatten8 (0: 5; turbo-muon: always 4)")
       ->capture_default_str();
   cmd->add_option("--envelope-bound", o.envelope_bound,
-                  "Unsafe above this envelope (0: the table's attribute, else 1.3)")
+                  fmt::format("Unsafe above this envelope (0: the table's attribute, else {})",
+                              kDefaultEnvelopeBound))
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--out", args->out, "Output directory (audit.csv, audit.json, audit.svg)")
+  cmd->add_option("--out", args->out,
+                  "Output directory (audit.csv, audit.json, plots audit.svg and audit-cost.svg)")
       ->capture_default_str();
-  cmd->add_flag("--no-plot", args->no_plot, "Do not draw audit.svg");
+  cmd->add_flag("--no-plot", args->no_plot, "Do not draw audit.svg and audit-cost.svg");
   cmd->callback([args]() { run(*args); });
 }
 

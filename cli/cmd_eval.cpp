@@ -28,8 +28,8 @@ struct EvalOptions {
   std::string shape;
   std::string family = "default";
   int64_t samples = 256;
-  int64_t matrices = 3;
-  int64_t max_matrix_dim = 1024;
+  int64_t matrix_samples = 3;
+  int64_t proxy_rank = 256;
   uint64_t seed = 0;
   std::string precision = "bf16";
   int64_t steps = 5;
@@ -138,15 +138,6 @@ void print_cost(const Recipe& recipe, Shape shape) {
       recipe_cost(recipe, shape, Precision::bf16, kCpuProfile));
 }
 
-// Same aspect ratio, largest dimension at most max_dim: the matrix-level check stays affordable.
-Shape proxy_shape(Shape shape, int64_t max_dim) {
-  const int64_t largest = std::max(shape.rows, shape.cols);
-  if (largest <= max_dim) return shape;
-  const double f = double(max_dim) / double(largest);
-  return {std::max<int64_t>(1, std::llround(shape.rows * f)),
-          std::max<int64_t>(1, std::llround(shape.cols * f))};
-}
-
 // One matrix of the matrix level: where it came from, and the recipe for its shape.
 struct MatrixCase {
   std::string label;
@@ -157,12 +148,12 @@ struct MatrixCase {
 // Sampled from the mixture at `shape`, or at a proxy shape with the same aspect ratio.
 std::vector<MatrixCase> sampled_cases(const EvalOptions& o, const Recipe& recipe,
                                       const SpectrumMixture& mixture, Shape shape) {
-  const Shape proxy = proxy_shape(shape, o.max_matrix_dim);
-  if (proxy != shape)
-    fmt::print("  proxy shape {} with the aspect ratio of {} (--max-matrix-dim {})\n",
-               to_string(proxy), to_string(shape), o.max_matrix_dim);
+  const Shape proxy = proxy_shape(shape, o.proxy_rank);
+  if (proxy != shape.canonical())
+    fmt::print("  proxy shape {} with the aspect ratio of {} (--proxy-rank {})\n", to_string(proxy),
+               to_string(shape), o.proxy_rank);
   std::vector<MatrixCase> cases;
-  for (int64_t i = 0; i < o.matrices; ++i) {
+  for (int64_t i = 0; i < o.matrix_samples; ++i) {
     const Spectrum s = mixture.sample(proxy, o.seed + 1, i);
     cases.push_back({fmt::format("sample {} ({})", i + 1, to_string(proxy)),
                      matrix_with_spectrum(proxy, s, o.seed + 1000 + uint64_t(i)), recipe});
@@ -226,7 +217,6 @@ void print_matrix_level(const std::vector<MatrixCase>& cases, Precision precisio
 constexpr int64_t kMaxSamples = 100000;
 constexpr int64_t kMaxSpectrumValues = int64_t{1} << 28;  // 2 GiB of spectra
 constexpr int64_t kMaxMatrices = 10000;
-constexpr int64_t kMaxMatrixDim = 8192;
 constexpr int64_t kMaxSteps = 64;
 
 void check_sizes(const EvalOptions& o, Shape shape) {
@@ -240,11 +230,11 @@ void check_sizes(const EvalOptions& o, Shape shape) {
         kMaxSpectrumValues / shape.rank()));
   if (o.steps < 1 || o.steps > kMaxSteps)
     throw Error(fmt::format("--steps must be in 1..{}, got {}", kMaxSteps, o.steps));
-  if (o.matrices < 0 || o.matrices > kMaxMatrices)
-    throw Error(fmt::format("--matrices must be in 0..{}, got {}", kMaxMatrices, o.matrices));
-  if (o.max_matrix_dim < 1 || o.max_matrix_dim > kMaxMatrixDim)
+  if (o.matrix_samples < 0 || o.matrix_samples > kMaxMatrices)
     throw Error(
-        fmt::format("--max-matrix-dim must be in 1..{}, got {}", kMaxMatrixDim, o.max_matrix_dim));
+        fmt::format("--matrix-samples must be in 0..{}, got {}", kMaxMatrices, o.matrix_samples));
+  if (o.proxy_rank < 2 || o.proxy_rank > kMaxProxyRank)
+    throw Error(fmt::format("--proxy-rank must be in 2..{}, got {}", kMaxProxyRank, o.proxy_rank));
 }
 
 void run_eval(const EvalOptions& o) {
@@ -283,12 +273,14 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--samples", options->samples, "spectra for the spectral level")
       ->capture_default_str();
-  cmd->add_option("--matrices", options->matrices, "matrices for the matrix level")
+  cmd->add_option("--matrix-samples", options->matrix_samples,
+                  "sampled matrices for the matrix level")
       ->capture_default_str();
-  cmd->add_option("--max-matrix-dim", options->max_matrix_dim,
-                  "larger shapes use a proxy with the same aspect ratio")
+  cmd->add_option("--proxy-rank", options->proxy_rank,
+                  "the matrix level of a shape of higher rank runs on a proxy of this rank with "
+                  "the same aspect ratio (as in audit)")
       ->capture_default_str();
-  cmd->add_option("--matrix-file", options->matrix_file,
+  cmd->add_option("--matrices", options->matrix_file,
                   "HDF5 file whose 2-D float datasets (e.g. captured momentum buffers) replace "
                   "the sampled matrices; each uses the schedule for its own shape")
       ->check(CLI::ExistingFile);

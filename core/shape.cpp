@@ -1,6 +1,8 @@
 #include "rootopt/shape.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 
 #include "check.h"
 
@@ -15,8 +17,8 @@ int64_t parse_dimension(const std::string& digits, const std::string& text, cons
     ROOTOPT_CHECK(std::isdigit(static_cast<unsigned char>(ch)), "shape '", text, "': ", what,
                   " must be a positive integer (form MxN, e.g. 1024x4096)");
   const int64_t value = std::stoll(digits);
-  ROOTOPT_CHECK(value > 0 && value <= kMaxDimension, "shape '", text, "': ", what, " = ",
-                value, " is outside [1, 2^24]");
+  ROOTOPT_CHECK(value > 0 && value <= kMaxDimension, "shape '", text, "': ", what, " = ", value,
+                " is outside [1, 2^24]");
   return value;
 }
 
@@ -44,6 +46,15 @@ std::vector<Shape> parse_shape_list(const std::string& text) {
 
 std::string to_string(const Shape& shape) {
   return std::to_string(shape.rows) + "x" + std::to_string(shape.cols);
+}
+
+Shape proxy_shape(Shape shape, int64_t max_rank) {
+  ROOTOPT_CHECK(max_rank >= 2 && max_rank <= kMaxProxyRank, "proxy rank must be in 2..",
+                kMaxProxyRank, ", got ", max_rank);
+  const Shape key = shape.canonical();
+  if (key.rows <= max_rank) return key;
+  const double aspect = double(key.cols) / double(key.rows);
+  return {max_rank, std::max<int64_t>(max_rank, std::llround(double(max_rank) * aspect))};
 }
 
 }  // namespace rootopt

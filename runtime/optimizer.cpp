@@ -7,10 +7,10 @@
 #include <iostream>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "backend.h"
 #include "check.h"
+#include "parallel.h"
 #include "rootopt/bf16.h"
 #include "state_file.h"
 #include "validation.h"
@@ -108,9 +108,7 @@ Optimizer::Optimizer(const OptimizerConfig& config) : impl_(std::make_unique<Imp
   }
   switch (config.device) {
     case Device::cpu:
-      d.backend = detail::make_cpu_backend(
-          config.cpu_threads > 0 ? config.cpu_threads
-                                 : std::max<int64_t>(1, std::thread::hardware_concurrency()));
+      d.backend = detail::make_cpu_backend(detail::worker_count(config.cpu_threads));
       break;
     case Device::cuda:
       d.backend = detail::make_cuda_backend();

@@ -68,8 +68,8 @@ void TuneOptions::validate() const {
           "validation_matrices", "validation matrix counts ", validation.selection_matrices,
           " (selection) and ", validation.matrices, " (report) must be in [0, ",
           kMaxValidationMatrices, "]");
-  require(validation.max_rank >= 1 && validation.max_rank <= 4096, "validation_max_rank",
-          "validation proxy rank ", validation.max_rank, " is outside [1, 4096]");
+  require(validation.max_rank >= 2 && validation.max_rank <= kMaxProxyRank, "validation_max_rank",
+          "validation proxy rank ", validation.max_rank, " is outside [2, ", kMaxProxyRank, "]");
 }
 
 TuneOptions default_tune_options() {

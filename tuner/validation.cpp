@@ -39,13 +39,6 @@ void add_spectral_metrics(const std::string& prefix, const Recipe& recipe,
   metrics[prefix + "heldout_real_rms"] = mean_rms(recipe, heldout.real);
 }
 
-Shape proxy_shape(Shape shape, int64_t max_rank) {
-  const Shape c = shape.canonical();
-  if (c.rows <= max_rank) return c;
-  const double aspect = double(c.cols) / double(c.rows);
-  return {max_rank, std::max<int64_t>(max_rank, std::llround(double(max_rank) * aspect))};
-}
-
 MatrixSet prepare_matrix_set(Shape shape, const TuneOptions& options, SeedStream stream,
                              int64_t count) {
   MatrixSet v;

@@ -39,12 +39,10 @@ struct MatrixSet {
   std::vector<Eigen::MatrixXd> matrices;
   std::vector<PolarFactor> references;
 };
-// Same aspect ratio, rank at most max_rank.
-Shape proxy_shape(Shape shape, int64_t max_rank);
-// `count` matrices at the proxy shape from `stream`, with their SVD polar factors. The report set
-// alternates between the fitting mixture (fresh samples) and the held-out real spectra (when
-// configured); every other stream (the selection set) draws from the fitting mixture only, so the
-// held-out models never influence which recipe is chosen.
+// `count` matrices at the proxy shape (proxy_shape, shape.h) from `stream`, with their SVD polar
+// factors. The report set alternates between the fitting mixture (fresh samples) and the held-out
+// real spectra (when configured); every other stream (the selection set) draws from the fitting
+// mixture only, so the held-out models never influence which recipe is chosen.
 MatrixSet prepare_matrix_set(Shape shape, const TuneOptions& options, SeedStream stream,
                              int64_t count);
 

@@ -29,6 +29,7 @@
 #include "rootopt/coefficient_table.h"
 #include "rootopt/cost_model.h"
 #include "rootopt/matrix_reference.h"
+#include "rootopt/shape.h"
 #include "rootopt/spectrum_family.h"
 #include "rootopt/tuner.h"
 #include "seeding.h"
@@ -65,8 +66,9 @@ Args parse(int argc, char** argv) {
     }
   }
   if (a.table.empty()) throw Error("--table is required");
-  if (a.samples < 1 || a.matrices < 1 || a.max_rank < 1)
-    throw Error("--samples, --matrices and --max-rank must be positive");
+  if (a.samples < 1 || a.matrices < 1 || a.max_rank < 2 || a.max_rank > kMaxProxyRank)
+    throw Error("--samples and --matrices must be positive, --max-rank in [2, " +
+                std::to_string(kMaxProxyRank) + "]");
   return a;
 }
 
@@ -91,11 +93,7 @@ Errors measure(const std::vector<Recipe>& recipes, Shape shape, const Source& so
       errors[r][kExact] += spectral_error(recipes[r], s).rms / double(a.samples);
   }
   // The proxy: same aspect ratio, rank at most max_rank (as the tuner's validation).
-  Shape proxy = shape.canonical();
-  if (proxy.rows > a.max_rank)
-    proxy = {a.max_rank,
-             std::max<int64_t>(a.max_rank, std::llround(double(a.max_rank) * double(proxy.cols) /
-                                                        double(proxy.rows)))};
+  const Shape proxy = proxy_shape(shape, a.max_rank);
   const auto solver = make_best_polar_solver();
   for (int64_t i = 0; i < a.matrices; ++i) {
     const uint64_t matrix_seed = detail::derive_seed(seed, uint64_t(a.samples + 2 * i));

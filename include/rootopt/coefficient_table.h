@@ -47,6 +47,9 @@ inline constexpr uint64_t kMaxTableFileBytes = uint64_t(64) << 20;
 // map above the table's envelope bound (its "envelope_bound" provenance, else
 // kDefaultEnvelopeBound) or a step whose map goes negative on its input range.
 inline constexpr double kMaxTableMapValue = 10.0;
+// The default safety envelope, in one place: the tuner keeps every composed map at or below it
+// (docs/tuner.md), the audit calls a schedule above it unsafe, and loading warns above it when
+// the table states no bound of its own.
 inline constexpr double kDefaultEnvelopeBound = 1.3;
 
 // What to do for a shape the table lacks. Never silent: every lookup says where its schedule

@@ -32,4 +32,13 @@ Shape parse_shape(const std::string& text);
 std::vector<Shape> parse_shape_list(const std::string& text);
 std::string to_string(const Shape& shape);  // "1024x4096"
 
+// The shape the matrix-level checks (audit, tuner validation, eval) run on instead of `shape`,
+// so that their SVDs stay affordable: the canonical shape itself when its rank is at most
+// `max_rank`, else max_rank x round(cols * max_rank / rows), the same aspect ratio. Throws
+// rootopt::Error unless max_rank is in [2, kMaxProxyRank].
+Shape proxy_shape(Shape shape, int64_t max_rank);
+// The largest proxy rank the CLI accepts (--proxy-rank): an fp64 SVD of a 4096 x 4096 proxy is
+// already seconds per matrix.
+inline constexpr int64_t kMaxProxyRank = 4096;
+
 }  // namespace rootopt

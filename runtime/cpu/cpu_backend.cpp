@@ -4,10 +4,7 @@
 // matrix's arithmetic is the same whichever thread runs it, so the step is deterministic for any
 // thread count.
 #include <algorithm>
-#include <atomic>
-#include <exception>
 #include <memory>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -16,6 +13,7 @@
 #include "matrix_view.h"
 #include "momentum.h"
 #include "newton_schulz.h"
+#include "parallel.h"
 #include "soft_threshold.h"
 #include "update.h"
 #include "validation.h"
@@ -88,35 +86,13 @@ void write_matrix(CpuParam& param, int64_t b, const Hyperparams& h, const float*
   cpu::apply_update(view, spec.param, spec.dtype, x, update_coefficients(h, spec.rows, spec.cols));
 }
 
-// Calls work(i, workspace) for i in [0, count) on up to workspaces.size() threads, which take
-// the next index from a shared counter. Each index is run exactly once, by one thread, with
-// that thread's workspace. An exception is kept per index; the first in index order is rethrown
-// after all threads joined.
+// Calls work(i, workspace) for i in [0, count) on rootopt's worker pool (core/parallel.h), up to
+// one thread per workspace; each index runs once, with the workspace of the thread running it.
 template <typename Work>
-void parallel_for(size_t count, std::vector<Workspace>& workspaces, Work&& work) {
-  const size_t threads = std::min(workspaces.size(), count);
-  if (threads <= 1) {
-    for (size_t i = 0; i < count; ++i) work(i, workspaces[0]);
-    return;
-  }
-  std::atomic<size_t> next{0};
-  std::vector<std::exception_ptr> errors(count);
-  const auto run = [&](Workspace& ws) {
-    for (size_t i = next++; i < count; i = next++) {
-      try {
-        work(i, ws);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(run, std::ref(workspaces[t]));
-  run(workspaces[0]);
-  for (std::thread& thread : pool) thread.join();
-  for (const std::exception_ptr& error : errors) {
-    if (error) std::rethrow_exception(error);
-  }
+void for_each_index(size_t count, std::vector<Workspace>& workspaces, Work&& work) {
+  detail::parallel_for(int64_t(count), int64_t(workspaces.size()), [&](int64_t i, int64_t worker) {
+    work(size_t(i), workspaces[size_t(worker)]);
+  });
 }
 
 class CpuBackend final : public Backend {
@@ -167,11 +143,11 @@ class CpuBackend final : public Backend {
   // Every matrix writes only its own momentum, weights and staging.
   void step(const Hyperparams& hyperparams, void* /*stream*/) override {
     stepped_.assign(params_.size(), 0);
-    parallel_for(params_.size(), workspaces_, [&](size_t id, Workspace&) {
+    for_each_index(params_.size(), workspaces_, [&](size_t id, Workspace&) {
       stepped_[id] = param_is_finite(*params_[id], hyperparams);
     });
     collect_matrices([&](size_t id) { return stepped_[id] != 0; });
-    parallel_for(matrices_.size(), workspaces_, [&](size_t i, Workspace& ws) {
+    for_each_index(matrices_.size(), workspaces_, [&](size_t i, Workspace& ws) {
       const auto [id, b] = matrices_[i];
       CpuParam& param = *params_[id];
       const bool finite = compute_update(param, b, hyperparams, ws);
@@ -193,7 +169,7 @@ class CpuBackend final : public Backend {
     }
     collect_matrices(
         [&](size_t id) { return stepped_[id] != 0 && params_[id]->entry.spec.batch > 1; });
-    parallel_for(matrices_.size(), workspaces_, [&](size_t i, Workspace&) {
+    for_each_index(matrices_.size(), workspaces_, [&](size_t i, Workspace&) {
       const auto [id, b] = matrices_[i];
       CpuParam& param = *params_[id];
       const int64_t size = param.entry.spec.rows * param.entry.spec.cols;

@@ -61,6 +61,11 @@ Dataset gaussian_dataset(const std::string& name, int64_t rows, int64_t cols, ui
   return d;
 }
 
+Eigen::MatrixXd dataset_matrix(const Dataset& d) {
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      d.values.data(), Eigen::Index(d.dims.at(0)), Eigen::Index(d.dims.at(1)));
+}
+
 std::vector<std::string> entries(const fs::path& dir) {
   std::vector<std::string> names;
   for (const fs::directory_entry& e : fs::directory_iterator(dir))

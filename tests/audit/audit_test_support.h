@@ -40,6 +40,9 @@ void write_datasets(const std::string& path, const std::vector<Dataset>& dataset
 // A row-major m x n dataset of a Gaussian matrix (reproducible from `seed`).
 Dataset gaussian_dataset(const std::string& name, int64_t rows, int64_t cols, uint64_t seed);
 
+// The dataset's values as a matrix (row-major storage).
+Eigen::MatrixXd dataset_matrix(const Dataset& d);
+
 // Files and directories directly inside `dir` (names only, sorted).
 std::vector<std::string> entries(const std::filesystem::path& dir);
 

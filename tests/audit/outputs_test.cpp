@@ -72,7 +72,7 @@ TEST(AuditOutputs, CsvAndJsonHoldEveryRowAndNumber) {
   const auto column = [&header](const std::string& name) {
     return size_t(std::find(header.begin(), header.end(), name) - header.begin());
   };
-  size_t line = 1, audited_lines = 0;
+  size_t line = 1, audited_lines = 0, not_applicable = 0;
   for (const AuditRow& row : report.rows) {
     for (size_t j = 0; j < std::max<size_t>(1, row.results.size()); ++j, ++line) {
       ASSERT_EQ(csv[line].size(), header.size()) << "line " << line;
@@ -80,17 +80,32 @@ TEST(AuditOutputs, CsvAndJsonHoldEveryRowAndNumber) {
       if (row.results.empty()) continue;
       const ScheduleAudit& r = row.results[j];
       EXPECT_EQ(csv[line][column("schedule")], r.schedule);
+      EXPECT_EQ(csv[line][column("recipe")], r.recipe);
       // Numbers are written in shortest round-trip form: they read back exactly.
-      EXPECT_EQ(std::stod(csv[line][column("spectral_rms")]), r.spectral.rms);
+      EXPECT_EQ(std::stod(csv[line][column("cost")]), r.cost);
       EXPECT_EQ(std::stod(csv[line][column("matrix_rms")]), r.matrix.rms);
+      EXPECT_EQ(std::stod(csv[line][column("matrix_exact_rms")]), r.matrix.exact_rms);
       EXPECT_EQ(std::stod(csv[line][column("envelope_max")]), r.spectral.envelope_max);
+      EXPECT_EQ(csv[line][column("spectral_applicable")], r.spectral.applicable ? "1" : "0");
+      if (r.spectral.applicable) {
+        EXPECT_EQ(std::stod(csv[line][column("spectral_rms")]), r.spectral.rms);
+        EXPECT_EQ(csv[line][column("matrix_exact_source")], "spectral map");
+      } else {  // turbo-muon: not applicable is an empty field, never a number
+        ++not_applicable;
+        for (const char* name :
+             {"spectra", "spectral_rms", "spectral_max_dev", "spectral_min", "spectral_max"})
+          EXPECT_EQ(csv[line][column(name)], "") << name;
+        EXPECT_EQ(csv[line][column("matrix_exact_source")], "fp64 iteration");
+      }
       ++audited_lines;
     }
   }
-  EXPECT_EQ(audited_lines, 7u * 4u);
+  EXPECT_EQ(audited_lines, 7u * 6u);
+  EXPECT_EQ(not_applicable, 7u);
 
   const nlohmann::json json = nlohmann::json::parse(read(dir / "out" / "audit.json"));
   EXPECT_EQ(json["format"], "rootopt.audit");
+  EXPECT_EQ(json["format_version"], 2);
   ASSERT_EQ(json["rows"].size(), report.rows.size());
   for (size_t i = 0; i < report.rows.size(); ++i) {
     const nlohmann::json& row = json["rows"][i];
@@ -98,8 +113,16 @@ TEST(AuditOutputs, CsvAndJsonHoldEveryRowAndNumber) {
     ASSERT_EQ(row["results"].size(), report.rows[i].results.size());
     for (size_t j = 0; j < report.rows[i].results.size(); ++j) {
       const ScheduleAudit& r = report.rows[i].results[j];
-      EXPECT_EQ(row["results"][j]["spectral"]["rms"].get<double>(), r.spectral.rms);
-      EXPECT_EQ(row["results"][j]["matrix"]["max_sv"].get<double>(), r.matrix.max_sv);
+      const nlohmann::json& result = row["results"][j];
+      EXPECT_EQ(result["recipe"], r.recipe);
+      EXPECT_EQ(result["cost"].get<double>(), r.cost);
+      EXPECT_EQ(result["spectral"]["applicable"], r.spectral.applicable);
+      if (r.spectral.applicable)
+        EXPECT_EQ(result["spectral"]["rms"].get<double>(), r.spectral.rms);
+      else
+        EXPECT_TRUE(result["spectral"]["rms"].is_null() && result["spectral"]["max"].is_null());
+      EXPECT_EQ(result["spectral"]["envelope_max"].get<double>(), r.spectral.envelope_max);
+      EXPECT_EQ(result["matrix"]["max_sv"].get<double>(), r.matrix.max_sv);
       EXPECT_GT(r.matrix.max_sv, 0.5);
     }
   }
@@ -109,10 +132,12 @@ TEST(AuditOutputs, CsvAndJsonHoldEveryRowAndNumber) {
   EXPECT_EQ(prov["precision"], "bf16");
   EXPECT_EQ(prov["model_sha256"], audit::sha256_file(o.model_path));
   EXPECT_EQ(prov["model_sha256"].get<std::string>().size(), 64u);
+  EXPECT_NE(prov["cost"].get<std::string>().find("gpu"), std::string::npos);
 
   if (plotting_available()) {
     EXPECT_TRUE(warnings.empty()) << warnings.front();
     EXPECT_NE(read(dir / "out" / "audit.svg").find("<svg"), std::string::npos);
+    EXPECT_NE(read(dir / "out" / "audit-cost.svg").find("<svg"), std::string::npos);
   } else {
     EXPECT_FALSE(warnings.empty()) << "a skipped plot must say so";
   }
@@ -133,6 +158,7 @@ TEST(AuditOutputs, RewritingReplacesFilesAndDropsAStalePlot) {
   const AuditReport report = run_audit(test::small_options("tiny-llama.json"));
   fs::create_directories(dir / "out");
   std::ofstream(dir / "out" / "audit.svg") << "old";
+  std::ofstream(dir / "out" / "audit-cost.svg") << "old";
   std::ofstream(dir / "out" / "keep.txt") << "user file";
   write_audit_outputs(report, {(dir / "out").string(), false}, [](const std::string&) {});
   EXPECT_EQ(test::entries(dir / "out"),

@@ -1,6 +1,7 @@
-// The audit's spectral level against an independent recomputation: the coefficients are typed in
-// here from ../shared/reference/coefficients.md (not taken from builtin_schedule), and the
-// composed map is a plain scalar fp64 recursion over the same sampled spectra.
+// The audit's spectral level against an independent recomputation (reference_recipes.h): the
+// coefficients typed in from ../shared/reference/coefficients.md, each normalization computed
+// from the spectrum directly, and the composed map a plain scalar fp64 recursion over the same
+// sampled spectra.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <map>
 
 #include "audit_test_support.h"
+#include "reference_recipes.h"
 #include "rootopt/audit.h"
 #include "rootopt/coefficient_table.h"
 #include "rootopt/spectrum_family.h"
@@ -16,71 +18,29 @@
 namespace rootopt {
 namespace {
 
-using Triple = std::array<double, 3>;
-using Steps = std::vector<Triple>;
-
-const Triple kMuon{3.4445, -4.7750, 2.0315};
-
-Steps reference_steps(const std::string& name, Shape key) {
-  if (name == "muon") return Steps(5, kMuon);
-  if (name == "polar-express") {  // published list, first five, with the code's 1.01 safety
-    Steps steps{{8.28721201814563, -23.595886519098837, 17.300387312530933},
-                {4.107059111542203, -2.9478499167379106, 0.5448431082926601},
-                {3.9486908534822946, -2.908902115962949, 0.5518191394370137},
-                {3.3184196573706015, -2.488488024314874, 0.51004894012372},
-                {2.300652019954817, -1.6689039845747493, 0.4188073119525673}};
-    for (Triple& t : steps)
-      t = {t[0] / 1.01, t[1] / (1.01 * 1.01 * 1.01), t[2] / std::pow(1.01, 5)};
-    return steps;
-  }
-  if (name == "you")
-    return {{4.0848, -6.8946, 2.9270},
-            {3.9505, -6.3029, 2.6377},
-            {3.7418, -5.5913, 2.3037},
-            {2.8769, -3.1427, 1.2046},
-            {2.8366, -3.0525, 1.2012}};
-  const std::map<std::pair<int64_t, int64_t>, Triple> root{
-      {{2048, 2048}, {3.4916, -4.8224, 2.1095}},
-      {{2048, 3072}, {3.4509, -4.5790, 1.9325}},
-      {{2048, 8192}, {2.9794, -3.6674, 1.6207}},
-      {{2048, 16384}, {3.1943, -3.8221, 1.5322}}};
-  const auto it = root.find({key.rows, key.cols});
-  return Steps(5, it == root.end() ? kMuon : it->second);
-}
-
-double composed(const Steps& steps, double x) {
-  for (const Triple& t : steps) x = t[0] * x + t[1] * x * x * x + t[2] * x * x * x * x * x;
-  return x;
-}
-
-struct Expected {
-  double rms = 0, max_dev = 0, min = 1e300, max = -1e300;
+// Over a fine grid of [0, 1]: the composed map's maximum, and the smallest value any step
+// produces on the way (a step's map on the image of the grid under the steps before it).
+struct GridExtremes {
+  double max = -1e300, min_any_step = 1e300;
 };
-
-Expected recompute(const Steps& steps, const std::vector<Spectrum>& spectra) {
-  Expected e;
-  for (const Spectrum& s : spectra) {
-    double sum = 0;
-    for (double v : s) {
-      const double p = composed(steps, v);
-      sum += (p - 1) * (p - 1);
-      e.max_dev = std::max(e.max_dev, std::abs(p - 1));
-      e.min = std::min(e.min, p), e.max = std::max(e.max, p);
+GridExtremes grid_extremes(const std::vector<test::Triple>& steps) {
+  GridExtremes g;
+  for (int i = 0; i <= 200000; ++i) {
+    double x = i / 200000.0;
+    for (const test::Triple& t : steps) {
+      x = test::reference_map({t}, x);
+      g.min_any_step = std::min(g.min_any_step, x);
     }
-    e.rms += std::sqrt(sum / double(s.size())) / double(spectra.size());
+    g.max = std::max(g.max, x);
   }
-  return e;
-}
-
-double grid_max(const Steps& steps) {
-  double m = -1e300;
-  for (int i = 0; i <= 200000; ++i) m = std::max(m, composed(steps, i / 200000.0));
-  return m;
+  return g;
 }
 
 // root-shapes.json has the ROOT paper's published (2048, 2048) and (2048, 8192) shapes and an
-// unpublished (512, 2048) one, so every branch of root-paper is exercised.
-TEST(AuditSpectral, BuiltinsMatchIndependentRecursionOnTheSameSpectra) {
+// unpublished (512, 2048) one, so every branch of root-paper is exercised; the default schedules
+// include the anchors, so Frobenius and Schatten-8 spectral levels and turbo-muon's "not
+// applicable" are checked on every shape.
+TEST(AuditSpectral, SchedulesMatchIndependentRecursionOnTheSameSpectra) {
   const AuditOptions options = test::small_options("root-shapes.json");
   const AuditReport report = run_audit(options);
   const SpectrumMixture mixture = SpectrumMixture::default_mixture();
@@ -95,27 +55,39 @@ TEST(AuditSpectral, BuiltinsMatchIndependentRecursionOnTheSameSpectra) {
         mixture.sample_many(key, audit_shape_seed(options.seed, key), options.samples);
     ASSERT_EQ(row.results.size(), options.schedules.size());
     for (const ScheduleAudit& r : row.results) {
-      const Steps steps = reference_steps(r.schedule, key);
-      const Expected e = recompute(steps, spectra);
-      // Same fp64 arithmetic in a different order: values differ by a few ulp, amplified by at
-      // most the composed map's slope (< 2000 for these schedules) -> far below 1e-10.
-      EXPECT_NEAR(r.spectral.rms, e.rms, 1e-10) << row.weight.pattern << " " << r.schedule;
-      EXPECT_NEAR(r.spectral.max_dev, e.max_dev, 1e-10) << r.schedule;
-      EXPECT_NEAR(r.spectral.min_value, e.min, 1e-10) << r.schedule;
-      EXPECT_NEAR(r.spectral.max_value, e.max, 1e-10) << r.schedule;
-      EXPECT_EQ(r.spectral.spectra, options.samples);
-      EXPECT_GT(r.spectral.rms, 1e-4) << "an error of exactly zero means nothing was computed";
+      const test::ReferenceRecipe recipe = test::reference_recipe(r.schedule, key);
+      if (recipe.schatten == 0) {  // turbo-muon: AOL has no spectral model
+        EXPECT_FALSE(r.spectral.applicable);
+        EXPECT_EQ(r.spectral.spectra, 0);
+        EXPECT_TRUE(std::isnan(r.spectral.rms) && std::isnan(r.spectral.max_dev) &&
+                    std::isnan(r.spectral.min_value) && std::isnan(r.spectral.max_value));
+      } else {
+        const test::ReferenceErrors e = test::reference_spectral(recipe, spectra);
+        // Same fp64 arithmetic in a different order (the Schatten norm summed here from s^p,
+        // there from s^p too but in another order): values differ by a few ulp, amplified by at
+        // most the composed map's slope (< 2000 for these schedules) -> far below 1e-10.
+        EXPECT_TRUE(r.spectral.applicable);
+        EXPECT_NEAR(r.spectral.rms, e.rms, 1e-10) << row.weight.pattern << " " << r.schedule;
+        EXPECT_NEAR(r.spectral.max_dev, e.max_dev, 1e-10) << r.schedule;
+        EXPECT_NEAR(r.spectral.min_value, e.min, 1e-10) << r.schedule;
+        EXPECT_NEAR(r.spectral.max_value, e.max, 1e-10) << r.schedule;
+        EXPECT_EQ(r.spectral.spectra, options.samples);
+        EXPECT_GT(r.spectral.rms, 1e-4) << "an error of exactly zero means nothing was computed";
+      }
       // The envelope is refined beyond the grid, so it is at least the grid maximum, and the
       // grid (spacing 5e-6, at a smooth maximum the error is O(h^2 p'')) is within 1e-6 of it.
-      const double g = grid_max(steps);
-      EXPECT_GE(r.spectral.envelope_max, g - 1e-12) << r.schedule;
-      EXPECT_LE(r.spectral.envelope_max, g + 1e-6) << r.schedule;
-      const bool over = g > report.envelope_bound;
-      EXPECT_EQ(r.unsafe, over) << row.weight.pattern << " " << r.schedule;
+      // Every normalization (Frobenius, Schatten, AOL) puts the spectrum into [0, 1].
+      const GridExtremes g = grid_extremes(recipe.steps);
+      EXPECT_GE(r.spectral.envelope_max, g.max - 1e-12) << r.schedule;
+      EXPECT_LE(r.spectral.envelope_max, g.max + 1e-6) << r.schedule;
+      const bool over = g.max > report.envelope_bound;
+      const bool negative = g.min_any_step < 0;
+      EXPECT_EQ(r.unsafe, over || negative) << row.weight.pattern << " " << r.schedule;
       const auto has = [&r](const std::string& f) {
         return std::find(r.flags.begin(), r.flags.end(), f) != r.flags.end();
       };
       EXPECT_EQ(has("unsafe-envelope"), over) << r.schedule;
+      EXPECT_EQ(has("unsafe-negative"), negative) << r.schedule;
       EXPECT_EQ(has("matrix-over-bound"), r.matrix.max_sv > report.envelope_bound) << r.schedule;
       const bool published = r.schedule != "root-paper" ||
                              (key.rows == 2048 && (key.cols == 2048 || key.cols == 8192));
@@ -123,8 +95,21 @@ TEST(AuditSpectral, BuiltinsMatchIndependentRecursionOnTheSameSpectra) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 7 * 4);
-  EXPECT_EQ(report.envelope_bound, kDefaultAuditEnvelopeBound);
+  EXPECT_EQ(checked, 7 * 6);
+  EXPECT_EQ(report.envelope_bound, kDefaultEnvelopeBound);
+}
+
+TEST(AuditSpectral, TurboMuonsFirstStepFlipsTheTopOfTheIntervalAndIsFlagged) {
+  // The "aol" set's first step p_1(s) = 4.0098 s - 7.0585 s^3 + 2.4635 s^5 is negative above
+  // s = 0.884 (p_1(1) = -0.5852): AOL bounds sigma by 1, not by 0.88, so the audit must call it
+  // unsafe-negative whatever the spectra.
+  AuditOptions o = test::small_options("tiny-llama.json");
+  o.schedules = {kTurboMuon};
+  const AuditReport report = run_audit(o);
+  const ScheduleAudit& t = report.rows.at(2).results.at(0);
+  EXPECT_EQ(t.recipe, "aol, standard, 4 steps");
+  EXPECT_LE(t.spectral.step_min, 4.0098 - 7.0585 + 2.4635 + 1e-12);  // later steps go lower
+  EXPECT_TRUE(t.unsafe);
 }
 
 TEST(AuditSpectral, RootPaperSquareShapeIsFlaggedUnsafe) {
@@ -132,7 +117,7 @@ TEST(AuditSpectral, RootPaperSquareShapeIsFlaggedUnsafe) {
   const AuditReport report = run_audit(test::small_options("root-shapes.json"));
   const AuditRow& q = report.rows.at(2);
   ASSERT_EQ(q.weight.pattern, "model.layers.*.self_attn.q_proj");
-  const ScheduleAudit& root = q.results.at(3);
+  const ScheduleAudit& root = q.results.at(3);  // muon, polar-express, you, root-paper, ...
   ASSERT_EQ(root.schedule, "root-paper");
   EXPECT_NEAR(root.spectral.envelope_max, 3.31, 0.01);
   EXPECT_TRUE(root.unsafe);

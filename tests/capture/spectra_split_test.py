@@ -88,7 +88,7 @@ check(total <= MAX_TOTAL_BYTES, f"data/spectra holds {total} bytes, over {MAX_TO
 def rootopt_eval(family):
     env = dict(os.environ, ROOTOPT_DATA_DIR=os.path.dirname(os.path.abspath(DATA)))
     r = subprocess.run([CLI, "eval", "--schedule", "polar-express", "--shape", "128x512",
-                        "--samples", "16", "--matrices", "0", "--precision", "fp64", "--family",
+                        "--samples", "16", "--matrix-samples", "0", "--precision", "fp64", "--family",
                         family], capture_output=True, text=True, env=env)
     check(r.returncode == 0 and f"spectra:   1 * {family}" in r.stdout
           and "mean RMS deviation" in r.stdout, f"rootopt eval --family {family}: "

@@ -145,19 +145,19 @@ TEST_F(UserErrors, HostileModelConfigs) {
 // into 2^64 - 1 for seeds and read 010 as octal; eval then ran out of memory or never returned.
 TEST_F(UserErrors, UnboundedNumbers) {
   const Args eval{"eval", "--schedule", "muon", "--shape", "64x64"};
-  expect_plain_failure(eval + Args{"--matrices", "99999999999999999999"},
-                       "--matrices: '99999999999999999999' is outside");
+  expect_plain_failure(eval + Args{"--matrix-samples", "99999999999999999999"},
+                       "--matrix-samples: '99999999999999999999' is outside");
   expect_plain_failure(eval + Args{"--seed", "-1"}, "'-1' is not a non-negative decimal integer");
   expect_plain_failure(eval + Args{"--seed", "18446744073709551616"},
                        "is outside [0, 18446744073709551615]");
   expect_plain_failure(eval + Args{"--samples", "0x10"}, "'0x10' is not a decimal integer");
-  expect_plain_failure(eval + Args{"--matrices", "10001"}, "--matrices must be in 0..10000");
+  expect_plain_failure(eval + Args{"--matrix-samples", "10001"},
+                       "--matrix-samples must be in 0..10000");
   expect_plain_failure(eval + Args{"--steps", "999999999"}, "--steps must be in 1..64");
-  expect_plain_failure(eval + Args{"--max-matrix-dim", "99999"},
-                       "--max-matrix-dim must be in 1..8192");
+  expect_plain_failure(eval + Args{"--proxy-rank", "99999"}, "--proxy-rank must be in 2..4096");
   // 17 spectra of rank 2^24 are 2^28 + 2^24 values (2.1 GiB): refused before sampling.
   expect_plain_failure({"eval", "--schedule", "muon", "--shape", "16777216x16777216", "--samples",
-                        "17", "--matrices", "0"},
+                        "17", "--matrix-samples", "0"},
                        "use --samples 16 or fewer");
   const Args audit{"audit", "--model", kTinyModel, "--no-plot", "--out"};
   expect_plain_failure(audit + Args{path("audit"), "--samples", "99999999999999999999"},
@@ -185,7 +185,7 @@ TEST_F(UserErrors, DeclaredHugeDatasets) {
     H5Dclose(dataset), H5Pclose(props), H5Sclose(space), H5Fclose(out);
   }
   const std::string limit = "more than the limit of 2^28 values";
-  expect_plain_failure({"eval", "--schedule", "muon", "--shape", "64x64", "--matrix-file", file},
+  expect_plain_failure({"eval", "--schedule", "muon", "--shape", "64x64", "--matrices", file},
                        limit);
   expect_plain_failure(
       {"eval", "--schedule", "muon", "--shape", "64x64", "--family", "captured:file=" + file},

@@ -63,7 +63,7 @@ if(EXISTS ${INSTALL_DATA_DIR}/spectra/fit)
   message(STATUS "installed eval: not checked, ${INSTALL_DATA_DIR} is populated on this machine")
 else()
   execute_process(COMMAND ${clean_env} ${rootopt} eval --schedule muon --shape 64x64 --samples 1
-                          --matrices 0 --family captured
+                          --matrix-samples 0 --family captured
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(rc EQUAL 0 OR NOT err MATCHES "no \\*.h5 spectra in ${INSTALL_DATA_DIR}/spectra/fit")
     fail("installed rootopt eval (exit ${rc}) did not look for captured spectra "

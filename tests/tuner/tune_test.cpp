@@ -314,9 +314,9 @@ TEST(TuneShape, RefusesRecipesThatLeaveTheEnvelopeInBf16) {
 }
 
 TEST(TuneShape, MatrixValidationUsesProxyWithSameAspect) {
-  EXPECT_EQ(tuner::proxy_shape({4096, 14336}, 256), (Shape{256, 896}));
-  EXPECT_EQ(tuner::proxy_shape({14336, 4096}, 256), (Shape{256, 896}));
-  EXPECT_EQ(tuner::proxy_shape({100, 300}, 256), (Shape{100, 300}));
+  EXPECT_EQ(proxy_shape({4096, 14336}, 256), (Shape{256, 896}));
+  EXPECT_EQ(proxy_shape({14336, 4096}, 256), (Shape{256, 896}));
+  EXPECT_EQ(proxy_shape({100, 300}, 256), (Shape{100, 300}));
   TuneOptions o = testing::fast_options();
   const TunedShape r = tune_shape({64, 256}, o);
   EXPECT_EQ(r.metrics.at("validation_rows"), 16);

@@ -1,5 +1,6 @@
-// A small fixed pool for the audit's independent work items. Results go into slots chosen by
-// the caller, so the outcome does not depend on which thread ran what (determinism under a seed).
+// The audit's independent work items with their progress, run on rootopt's worker pool
+// (core/parallel.h). Results go into slots chosen by the caller, so the outcome does not depend
+// on which thread ran what (determinism under a seed).
 #pragma once
 
 #include <cstdint>
