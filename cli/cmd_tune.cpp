@@ -214,25 +214,36 @@ void print_summary(const CoefficientTable& table) {
   auto column = [&](int64_t i, const std::string& name) {
     return table.metric(i, name).value_or(NAN);
   };
-  fmt::print("{:>11} | {:<44} {:>5} | {:>8} {:>7} {:>7} | {:>8} {:>7} | {:>8} {:>7} | {:>8}\n",
-             "shape", "recipe", "cost", "held-out", "ratio", "PE-same", "real", "ratio", "bf16",
-             "ratio", "envelope");
+  size_t width = 6;  // "recipe"
+  for (int64_t i = 0; i < table.size(); ++i)
+    width = std::max(width, table.recipe(i).describe().size());
+  fmt::print(
+      "{:>11} | {:<{}} {:>5} {:>7} | {:>8} {:>7} {:>7} | {:>8} {:>7} | {:>8} {:>7} | {:>8}\n",
+      "shape", "recipe", width, "cost", "refused", "held-out", "ratio", "PE-same", "real", "ratio",
+      "bf16", "ratio", "envelope");
   for (int64_t i = 0; i < table.size(); ++i) {
     const double same = column(i, "polar_express_same_norm_heldout_rms");
-    fmt::print("{:>11} | {:<44} {:>5.2f} | {:>8} {:>7} {:>7} | {:>8} {:>7} | {:>8} {:>7} | {:>8}\n",
-               to_string(table.shapes()[size_t(i)]), table.recipe(i).describe(), column(i, "cost"),
-               number(column(i, "heldout_rms")), ratio(column(i, "heldout_ratio")),
-               ratio(column(i, "heldout_rms") / same), number(column(i, "heldout_real_rms")),
-               ratio(column(i, "heldout_real_ratio")), number(column(i, "bf16_matrix_rms")),
-               ratio(column(i, "bf16_matrix_ratio")), number(column(i, "envelope")));
+    const double refused = column(i, "candidates_refused"), candidates = column(i, "candidates");
+    const std::string refusals = std::isfinite(refused) && std::isfinite(candidates)
+                                     ? fmt::format("{}/{}", int64_t(refused), int64_t(candidates))
+                                     : std::string("-");
+    fmt::print(
+        "{:>11} | {:<{}} {:>5.2f} {:>7} | {:>8} {:>7} {:>7} | {:>8} {:>7} | {:>8} {:>7} | {:>8}\n",
+        to_string(table.shapes()[size_t(i)]), table.recipe(i).describe(), width, column(i, "cost"),
+        refusals, number(column(i, "heldout_rms")), ratio(column(i, "heldout_ratio")),
+        ratio(column(i, "heldout_rms") / same), number(column(i, "heldout_real_rms")),
+        ratio(column(i, "heldout_real_ratio")), number(column(i, "bf16_matrix_rms")),
+        ratio(column(i, "bf16_matrix_ratio")), number(column(i, "envelope")));
   }
   fmt::print(
-      "held-out: RMS orthogonality error in exact arithmetic on fresh mixture spectra (real: "
-      "held-out captured spectra); bf16: emulated bf16 iterations on fresh held-out matrices vs "
-      "an fp64 SVD polar factor. ratio = tuned / best built-in as deployed (muon, polar-express, "
-      "you, root-paper where published: 5 steps, frobenius); PE-same = tuned / Polar Express "
-      "under the recipe's normalisation. cost: GEMM flops relative to Polar Express, GPU "
-      "profile.\n");
+      "recipe: the candidate within the budget with the lowest emulated-bf16 error on the "
+      "selection matrices; refused: candidates whose largest bf16 output singular value left the "
+      "envelope on low-rank or captured inputs (listed under each progress line). held-out: RMS "
+      "orthogonality error in exact arithmetic on fresh mixture spectra (real: held-out captured "
+      "spectra); bf16: emulated bf16 iterations on fresh held-out matrices vs an fp64 SVD polar "
+      "factor. ratio = tuned / best built-in as deployed (muon, polar-express, you, root-paper "
+      "where published: 5 steps, frobenius); PE-same = tuned / Polar Express under the recipe's "
+      "normalisation. cost: GEMM flops relative to Polar Express, GPU profile.\n");
 }
 
 void run(const TuneArgs& a) {
