@@ -30,10 +30,8 @@ const std::vector<QuinticStep>& polar_express_steps() {
         {1.891301407787398, -1.2679958271945868, 0.37680408948524835},
         {1.8750014808534479, -1.2500016453999487, 0.3750001645474248},
         {1.875, -1.25, 0.375}};
-    for (size_t k = 0; k + 1 < published.size(); ++k) {
-      QuinticStep& t = published[k];
-      t = {t.a / kSafety, t.b / std::pow(kSafety, 3), t.c / std::pow(kSafety, 5)};
-    }
+    for (size_t k = 0; k + 1 < published.size(); ++k)
+      published[k] = with_input_scale(published[k], kSafety);
     return published;
   }();
   return steps;

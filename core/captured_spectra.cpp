@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <random>
 
 #include "captured_family.h"
@@ -78,20 +79,31 @@ class CapturedFamily final : public SpectrumFamily {
  public:
   CapturedFamily(std::string spec, const std::vector<std::string>& files) : spec_(std::move(spec)) {
     ROOTOPT_CHECK(!files.empty(), "captured family '", spec_, "': no files");
-    for (const std::string& path : files) read_spectra(path, data_);
-    ROOTOPT_CHECK(!data_.spectra.empty(), "captured family '", spec_,
+    auto data = std::make_shared<CapturedSpectra>();
+    for (const std::string& path : files) read_spectra(path, *data);
+    ROOTOPT_CHECK(!data->spectra.empty(), "captured family '", spec_,
                   "': no 1-D or 2-D float dataset in ", files.front(),
                   files.size() > 1 ? " and the other files" : "");
     // A source whose files held no spectrum is dropped, so every source can be drawn.
-    for (size_t i = data_.sources.size(); i-- > 0;) {
-      if (!data_.by_source[i].empty()) continue;
-      data_.sources.erase(data_.sources.begin() + std::ptrdiff_t(i));
-      data_.by_source.erase(data_.by_source.begin() + std::ptrdiff_t(i));
+    for (size_t i = data->sources.size(); i-- > 0;) {
+      if (!data->by_source[i].empty()) continue;
+      data->sources.erase(data->sources.begin() + std::ptrdiff_t(i));
+      data->by_source.erase(data->by_source.begin() + std::ptrdiff_t(i));
     }
+    data_ = std::move(data);
+    for (size_t i = 0; i < data_->sources.size(); ++i) drawn_.push_back(i);
   }
+  // One source of `whole`, sharing its spectra.
+  CapturedFamily(const CapturedFamily& whole, size_t source)
+      : spec_(whole.spec_ + " [source " + whole.data_->sources[source] + "]"),
+        data_(whole.data_),
+        drawn_{source} {}
+
   std::string name() const override { return "captured"; }
   FamilyParams params() const override {
-    return {{"spectra", double(data_.spectra.size())}, {"sources", double(data_.sources.size())}};
+    size_t spectra = 0;
+    for (size_t i : drawn_) spectra += data_->by_source[i].size();
+    return {{"spectra", double(spectra)}, {"sources", double(drawn_.size())}};
   }
   std::string spec() const override { return spec_; }
   Spectrum sample(Shape shape, uint64_t seed) const override {
@@ -100,14 +112,21 @@ class CapturedFamily final : public SpectrumFamily {
     // spectra its capture run stored (one run would otherwise dominate the mixture).
     std::mt19937_64 rng(seed);
     const std::vector<size_t>& members =
-        data_.by_source[std::uniform_int_distribution<size_t>(0, data_.sources.size() - 1)(rng)];
+        data_->by_source[drawn_[std::uniform_int_distribution<size_t>(0, drawn_.size() - 1)(rng)]];
     const size_t pick = members[std::uniform_int_distribution<size_t>(0, members.size() - 1)(rng)];
-    return rescale_spectrum(data_.spectra[pick], shape.rank());
+    return rescale_spectrum(data_->spectra[pick], shape.rank());
+  }
+  std::vector<std::shared_ptr<const SpectrumFamily>> sources() const override {
+    std::vector<std::shared_ptr<const SpectrumFamily>> out;
+    if (drawn_.size() > 1)
+      for (size_t i : drawn_) out.push_back(std::make_shared<CapturedFamily>(*this, i));
+    return out;
   }
 
  private:
   std::string spec_;
-  CapturedSpectra data_;
+  std::shared_ptr<const CapturedSpectra> data_;
+  std::vector<size_t> drawn_;  // the sources a sample draws from (indices into data_->sources)
 };
 
 std::vector<std::string> set_files(const std::string& set) {

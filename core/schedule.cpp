@@ -6,6 +6,12 @@
 
 namespace rootopt {
 
+QuinticStep with_input_scale(const QuinticStep& step, double factor) {
+  // Divisions by f, f^3, f^5 (not multiplications by powers of 1/f): Polar Express's code
+  // deploys a/1.01, b/1.01^3, c/1.01^5, and the built-in reproduces it bit for bit.
+  return {step.a / factor, step.b / std::pow(factor, 3), step.c / std::pow(factor, 5)};
+}
+
 Schedule::Schedule(std::string name, std::vector<QuinticStep> steps)
     : name_(std::move(name)), steps_(std::move(steps)) {
   ROOTOPT_CHECK(!steps_.empty(), "schedule '", name_, "' has no steps");

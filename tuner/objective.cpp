@@ -24,9 +24,25 @@ Spectrum compress_spectrum(const Spectrum& s, int64_t points) {
 }
 
 SpectralObjective::SpectralObjective(const std::vector<Spectrum>& spectra,
-                                     int64_t points_per_spectrum) {
+                                     const std::vector<int64_t>& groups,
+                                     const std::vector<double>& group_weights,
+                                     int64_t points_per_spectrum)
+    : groups_(groups), group_sizes_(group_weights.size(), 0) {
   ROOTOPT_ASSERT(!spectra.empty(), "objective needs at least one spectrum");
-  ROOTOPT_CHECK(points_per_spectrum > 0, "points_per_spectrum = ", points_per_spectrum);
+  ROOTOPT_ASSERT(groups.size() == spectra.size(), "objective: ", groups.size(), " group ids for ",
+                 spectra.size(), " spectra");
+  ROOTOPT_CHECK(points_per_spectrum > 0, "points per spectrum = ", points_per_spectrum);
+  double total_weight = 0;
+  for (double w : group_weights) {
+    ROOTOPT_ASSERT(std::isfinite(w) && w > 0, "objective: group weight ", w);
+    total_weight += w;
+  }
+  for (double w : group_weights) group_weights_.push_back(w / total_weight);
+  for (int64_t g : groups) {
+    ROOTOPT_ASSERT(g >= 0 && g < int64_t(group_weights.size()), "objective: group id ", g);
+    ++group_sizes_[size_t(g)];
+  }
+  for (int64_t n : group_sizes_) ROOTOPT_ASSERT(n > 0, "objective: a group without spectra");
   offsets_.push_back(0);
   for (const Spectrum& s : spectra) {
     ROOTOPT_ASSERT(!s.empty(), "objective: empty spectrum");
@@ -37,18 +53,25 @@ SpectralObjective::SpectralObjective(const std::vector<Spectrum>& spectra,
   }
 }
 
-double SpectralObjective::value(const std::vector<QuinticStep>& steps,
-                                double* grad_per_step) const {
-  const size_t K = steps.size();
+SpectralObjective::SpectralObjective(const std::vector<Spectrum>& spectra,
+                                     int64_t points_per_spectrum)
+    : SpectralObjective(spectra, std::vector<int64_t>(spectra.size(), 0), {1.0},
+                        points_per_spectrum) {}
+
+void SpectralObjective::evaluate(const std::vector<QuinticStep>& steps, bool gradients,
+                                 Evaluation& out) const {
+  const size_t K = steps.size(), G = group_weights_.size();
   std::vector<double> x(K + 1);       // iterates x_0 .. x_K of one singular value
   std::vector<double> slope(K);       // d x_{k+1} / d p_k (saturation, see saturation.h)
   std::vector<double> spectrum_grad;  // d(mean square error of one spectrum)/d(coefficients)
-  if (grad_per_step) {
-    std::fill(grad_per_step, grad_per_step + 3 * K, 0.0);
+  out.value = 0;
+  out.group_values.assign(G, 0.0);
+  if (gradients) {
+    out.gradient.assign(3 * K, 0.0);
+    out.group_gradients.assign(G * 3 * K, 0.0);
     spectrum_grad.resize(3 * K);
   }
   const int64_t n = spectra();
-  double total = 0;
   for (int64_t j = 0; j < n; ++j) {
     double mean_square = 0;
     std::fill(spectrum_grad.begin(), spectrum_grad.end(), 0.0);
@@ -62,7 +85,7 @@ double SpectralObjective::value(const std::vector<QuinticStep>& steps,
       const double residual = x[K] - 1.0;
       const double w = weights_[size_t(i)];
       mean_square += w * residual * residual;
-      if (!grad_per_step) continue;
+      if (!gradients) continue;
       // Reverse mode: g = d x_K / d x_k, starting from d(w r^2)/d x_K = 2 w r.
       double g = 2.0 * w * residual;
       for (size_t k = K; k-- > 0;) {
@@ -74,15 +97,31 @@ double SpectralObjective::value(const std::vector<QuinticStep>& steps,
         g *= steps[k].a + s2 * (3.0 * steps[k].b + 5.0 * steps[k].c * s2);
       }
     }
+    const size_t group = size_t(groups_[size_t(j)]);
     const double rms = std::sqrt(mean_square);
-    total += rms;
-    if (grad_per_step && rms > 0) {
-      // d sqrt(m) = dm / (2 sqrt(m)); averaged over spectra below.
-      const double scale = 0.5 / (rms * double(n));
-      for (size_t t = 0; t < 3 * K; ++t) grad_per_step[t] += scale * spectrum_grad[t];
+    const double group_share = 1.0 / double(group_sizes_[group]);
+    out.group_values[group] += group_share * rms;
+    if (gradients && rms > 0) {
+      // d sqrt(m) = dm / (2 sqrt(m)), averaged over the group's spectra.
+      const double scale = 0.5 / rms * group_share;
+      double* row = out.group_gradients.data() + group * 3 * K;
+      for (size_t t = 0; t < 3 * K; ++t) row[t] += scale * spectrum_grad[t];
     }
   }
-  return total / double(n);
+  for (size_t g = 0; g < G; ++g) {
+    out.value += group_weights_[g] * out.group_values[g];
+    if (!gradients) continue;
+    for (size_t t = 0; t < 3 * K; ++t)
+      out.gradient[t] += group_weights_[g] * out.group_gradients[g * 3 * K + t];
+  }
+}
+
+double SpectralObjective::value(const std::vector<QuinticStep>& steps,
+                                double* grad_per_step) const {
+  Evaluation e;
+  evaluate(steps, grad_per_step != nullptr, e);
+  if (grad_per_step) std::copy(e.gradient.begin(), e.gradient.end(), grad_per_step);
+  return e.value;
 }
 
 }  // namespace rootopt::tuner

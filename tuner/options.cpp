@@ -1,4 +1,5 @@
 // TuneOptions: validation of user-settable values, defaults, mode names.
+#include <algorithm>
 #include <cmath>
 
 #include "check.h"
@@ -7,48 +8,68 @@
 namespace rootopt {
 namespace {
 
-// Bounds that reject absurd requests early with a clear message (a run with more would take
-// hours and is almost certainly a typo).
-constexpr int64_t kMaxSteps = 20;
-constexpr int64_t kMaxSamples = 100000;
+// Throws InvalidTuneOption(field, message) when `ok` is false.
+template <typename... Parts>
+void require(bool ok, const char* field, const Parts&... parts) {
+  if (!ok) throw InvalidTuneOption(field, detail::concat(parts...));
+}
 
 }  // namespace
 
 TuneMode parse_tune_mode(const std::string& text) {
   if (text == "per-step") return TuneMode::per_step;
   if (text == "shared") return TuneMode::shared;
-  ROOTOPT_FAIL("unknown tuning mode '", text, "' (per-step, shared)");
+  throw InvalidTuneOption("mode", "unknown tuning mode '" + text + "' (per-step, shared)");
 }
 
 std::string to_string(TuneMode mode) { return mode == TuneMode::shared ? "shared" : "per-step"; }
 
 void TuneOptions::validate() const {
-  ROOTOPT_CHECK(steps >= 1 && steps <= kMaxSteps, "--steps must be in [1, ", kMaxSteps, "], got ",
-                steps);
-  ROOTOPT_CHECK(samples >= 1 && samples <= kMaxSamples, "--samples must be in [1, ", kMaxSamples,
-                "], got ", samples);
-  ROOTOPT_CHECK(heldout_samples >= 1 && heldout_samples <= kMaxSamples,
-                "held-out samples must be in [1, ", kMaxSamples, "], got ", heldout_samples);
-  ROOTOPT_CHECK(std::isfinite(envelope_bound) && envelope_bound >= 1.0,
-                "--envelope must be a finite number >= 1 (the composed map must be able to reach "
-                "1), got ",
-                envelope_bound);
-  ROOTOPT_CHECK(mixture && !mixture->components().empty(), "no spectrum families to fit to");
-  ROOTOPT_CHECK(search.random_starts >= 0, "random_starts = ", search.random_starts);
-  ROOTOPT_CHECK(search.perturbation >= 0 && search.perturbation < 1,
-                "perturbation = ", search.perturbation);
-  ROOTOPT_CHECK(search.local_max_evals >= 1 && search.global_max_evals >= 1,
-                "search evaluation budgets must be positive");
-  ROOTOPT_CHECK(std::isfinite(search.safety_margin) && search.safety_margin >= 0 &&
-                    search.safety_margin <= 0.1,
-                "--safety-margin must be in [0, 0.1], got ", search.safety_margin);
-  ROOTOPT_CHECK(search.constraint_grid >= 8, "constraint_grid = ", search.constraint_grid);
-  ROOTOPT_CHECK(search.points_per_spectrum >= 1,
-                "points_per_spectrum = ", search.points_per_spectrum);
-  ROOTOPT_CHECK(validation.matrices >= 0, "validation matrices = ", validation.matrices);
-  ROOTOPT_CHECK(validation.max_rank >= 2 && validation.max_rank <= kMaxProxyRank,
-                "validation proxy rank must be in 2..", kMaxProxyRank, ", got ",
-                validation.max_rank);
+  const RecipeSpace& r = recipes;
+  require(r.steps >= 0 && r.steps <= kMaxTuneSteps, "steps", "step count K = ", r.steps,
+          " is outside [1, ", kMaxTuneSteps, "] (0: chosen within the budget)");
+  require(!r.normalizations.empty(), "normalizations", "no normalization to tune for");
+  for (Normalization n : r.normalizations)
+    require(n != Normalization::aol, "normalizations",
+            "normalization 'aol' changes the singular vectors and cannot be tuned for");
+  require(!r.forms.empty(), "forms", "no iteration form to tune for");
+  require(std::isfinite(r.budget) && r.budget > 0 && r.budget <= kMaxBudget, "budget",
+          "cost budget ", r.budget, " is outside (0, ", kMaxBudget,
+          "] (relative to Polar Express, 5 standard steps in bf16)");
+  require(samples >= 1 && samples <= kMaxTuneSamples, "samples", "fitting sample count ", samples,
+          " is outside [1, ", kMaxTuneSamples, "]");
+  require(heldout_samples >= 1 && heldout_samples <= kMaxTuneSamples, "heldout_samples",
+          "held-out sample count ", heldout_samples, " is outside [1, ", kMaxTuneSamples, "]");
+  require(std::isfinite(envelope_bound) && envelope_bound >= 1.0 && envelope_bound <= 16,
+          "envelope_bound", "envelope bound ", envelope_bound,
+          " is outside [1, 16] (the composed map must be able to reach 1)");
+  require(mixture && !mixture->components().empty(), "mixture", "no spectrum families to fit to");
+  require(search.random_starts >= 0 && search.random_starts <= kMaxRandomStarts, "random_starts",
+          "random start count ", search.random_starts, " is outside [0, ", kMaxRandomStarts, "]");
+  require(std::isfinite(search.perturbation) && search.perturbation >= 0 && search.perturbation < 1,
+          "perturbation", "start perturbation ", search.perturbation, " is outside [0, 1)");
+  require(search.local_max_evals >= 1 && search.local_max_evals <= kMaxSearchEvaluations &&
+              search.global_max_evals >= 1 && search.global_max_evals <= kMaxSearchEvaluations,
+          "max_evals", "search evaluation budgets must be in [1, ", kMaxSearchEvaluations,
+          "], got ", search.local_max_evals, " (local) and ", search.global_max_evals, " (global)");
+  require(std::isfinite(search.safety_margin) && search.safety_margin >= 0 &&
+              search.safety_margin <= 0.1,
+          "safety_margin", "safety margin ", search.safety_margin, " is outside [0, 0.1]");
+  require(std::isfinite(search.guard) && search.guard >= 0 && search.guard <= 10, "guard",
+          "over-fitting guard ", search.guard, " is outside [0, 10] (0: off)");
+  require(search.constraint_grid >= 8 && search.constraint_grid <= 100000, "constraint_grid",
+          "constraint grid of ", search.constraint_grid, " points is outside [8, 100000]");
+  require(search.points_per_spectrum >= 1 && search.points_per_spectrum <= 100000,
+          "points_per_spectrum", "points per spectrum ", search.points_per_spectrum,
+          " is outside [1, 100000]");
+  require(validation.matrices >= 0 && validation.matrices <= kMaxValidationMatrices &&
+              validation.selection_matrices >= 0 &&
+              validation.selection_matrices <= kMaxValidationMatrices,
+          "validation_matrices", "validation matrix counts ", validation.selection_matrices,
+          " (selection) and ", validation.matrices, " (report) must be in [0, ",
+          kMaxValidationMatrices, "]");
+  require(validation.max_rank >= 2 && validation.max_rank <= kMaxProxyRank, "validation_max_rank",
+          "validation proxy rank ", validation.max_rank, " is outside [2, ", kMaxProxyRank, "]");
 }
 
 TuneOptions default_tune_options() {
@@ -58,14 +79,11 @@ TuneOptions default_tune_options() {
   return options;
 }
 
-std::vector<std::string> compared_builtins() {
-  return {"muon", "polar-express", "you", "root-paper"};
-}
+std::vector<std::string> compared_builtins() { return builtin_schedule_names(); }
 
 std::string builtin_metric_prefix(const std::string& builtin) {
   std::string prefix = builtin;
-  for (char& c : prefix)
-    if (c == '-') c = '_';
+  std::replace(prefix.begin(), prefix.end(), '-', '_');
   return prefix + "_";
 }
 

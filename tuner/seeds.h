@@ -1,11 +1,12 @@
 // Seeds derived from (run seed, shape, purpose), so every shape's fitting samples, held-out
-// samples and random starts are reproducible on their own, independent of thread scheduling,
-// and the held-out samples never coincide with the fitting samples' seeds.
+// samples, validation matrices and random starts are reproducible on their own, independent of
+// thread scheduling, and no two purposes share a seed.
 #pragma once
 
 #include <cstdint>
 
 #include "rootopt/shape.h"
+#include "seeding.h"
 
 namespace rootopt::tuner {
 
@@ -15,22 +16,18 @@ enum class SeedStream : uint64_t {
   heldout_real = 3,
   starts = 4,
   search = 5,
-  matrices = 6
+  report_matrices = 6,     // matrices the chosen recipe and the built-ins are reported on
+  selection_matrices = 7,  // matrices the candidate recipes are compared on
+  safety_matrices = 8,     // low-rank and captured inputs every candidate must stay bounded on
 };
 
-// SplitMix64 finaliser (Steele, Lea, Flood 2014) over the combined inputs.
-inline uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+using detail::splitmix64;
 
 inline uint64_t derive_seed(uint64_t seed, Shape shape, SeedStream stream) {
-  uint64_t z = mix64(seed);
-  z = mix64(z ^ uint64_t(shape.rows));
-  z = mix64(z ^ uint64_t(shape.cols));
-  return mix64(z ^ uint64_t(stream));
+  uint64_t z = splitmix64(seed);
+  z = splitmix64(z ^ uint64_t(shape.rows));
+  z = splitmix64(z ^ uint64_t(shape.cols));
+  return splitmix64(z ^ uint64_t(stream));
 }
 
 }  // namespace rootopt::tuner

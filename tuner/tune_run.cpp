@@ -1,14 +1,19 @@
 // A tuning run over many shapes: threads across shapes, the table saved atomically after every
 // finished shape (so an interruption keeps all finished work), --resume, progress with ETA.
+#include <fcntl.h>
 #include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
 #include "blas_threads.h"
+#include "candidates.h"
 #include "check.h"
 #include "rootopt/tuner.h"
 
@@ -16,6 +21,7 @@ namespace rootopt {
 namespace {
 
 constexpr int64_t kMaxThreads = 256;
+constexpr int kMaxSymlinkHops = 40;  // as the kernel's ELOOP limit
 
 std::vector<Shape> unique_canonical(const std::vector<Shape>& shapes) {
   std::vector<Shape> out;
@@ -26,23 +32,66 @@ std::vector<Shape> unique_canonical(const std::vector<Shape>& shapes) {
   return out;
 }
 
-// Fails before any work when the output cannot be written.
-void check_writable(const std::string& path) {
-  ROOTOPT_CHECK(!path.empty(), "no output path (--out)");
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (parent.empty()) parent = ".";
+// The file the table goes to: `path` itself, or the end of its chain of symbolic links (so a
+// symlinked output stays a link to the updated file).
+std::filesystem::path output_target(const std::string& path) {
+  std::filesystem::path p(path);
   std::error_code ec;
-  ROOTOPT_CHECK(std::filesystem::is_directory(parent, ec), path, ": directory ", parent.string(),
-                " does not exist");
-  ROOTOPT_CHECK(::access(parent.c_str(), W_OK) == 0, path, ": directory ", parent.string(),
-                " is not writable");
-  ROOTOPT_CHECK(!std::filesystem::is_directory(path, ec), path, " is a directory");
+  for (int hop = 0; std::filesystem::is_symlink(p, ec); ++hop) {
+    if (hop == kMaxSymlinkHops)
+      throw InvalidTuneOption("out_path", path + ": too many levels of symbolic links");
+    const std::filesystem::path target = std::filesystem::read_symlink(p, ec);
+    if (ec) throw InvalidTuneOption("out_path", path + ": cannot read link: " + ec.message());
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  return p;
+}
+
+// Fails before any work when the output cannot be written, or would replace a file without
+// permission. The save writes "<target>.tmp.<pid>" and renames it (CoefficientTable::save), so
+// that exact name is created and removed here: a name too long for it, an unwritable directory
+// or a missing one fail now, not after the first shape.
+void check_output(const std::filesystem::path& target, const std::string& path, bool resume,
+                  bool overwrite) {
+  if (path.empty()) throw InvalidTuneOption("out_path", "no output path");
+  const std::string shown = target.string() == path ? path : path + " (-> " + target.string() + ")";
+  std::error_code ec;
+  const auto status = std::filesystem::status(target, ec);
+  if (std::filesystem::is_directory(status))
+    throw InvalidTuneOption("out_path", shown + " is a directory");
+  if (std::filesystem::exists(status)) {
+    if (!std::filesystem::is_regular_file(status))
+      throw InvalidTuneOption("out_path", shown + " exists and is not a regular file");
+    if (!resume && !overwrite)
+      throw InvalidTuneOption("out_path", shown +
+                                              " already exists; it is replaced only when "
+                                              "asked to overwrite it, or continued when resuming");
+  }
+  std::filesystem::path parent = target.parent_path();
+  if (parent.empty()) parent = ".";
+  if (!std::filesystem::is_directory(parent, ec))
+    throw InvalidTuneOption("out_path",
+                            shown + ": directory " + parent.string() + " does not exist");
+  const std::string probe = target.string() + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) {
+    if (errno == ENAMETOOLONG)
+      throw InvalidTuneOption("out_path", shown +
+                                              ": name too long for the temporary file the "
+                                              "atomic save writes next to it (" +
+                                              probe + ")");
+    throw InvalidTuneOption("out_path", shown + ": cannot create files in " + parent.string() +
+                                            ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 class RunState {
  public:
-  RunState(const TuneRunOptions& run, CoefficientTable table, int64_t total)
+  RunState(const TuneRunOptions& run, std::string target, CoefficientTable table, int64_t total)
       : run_(run),
+        target_(std::move(target)),
         table_(std::move(table)),
         total_(total),
         start_(std::chrono::steady_clock::now()) {}
@@ -50,7 +99,7 @@ class RunState {
   void finished(const TunedShape& r) {
     std::lock_guard<std::mutex> lock(mutex_);
     table_.set(r.shape, r.recipe, r.metrics);
-    table_.save(run_.out_path);
+    table_.save(target_);
     ++done_;
     if (!run_.on_progress) return;
     TuneProgress p;
@@ -77,6 +126,7 @@ class RunState {
 
  private:
   const TuneRunOptions& run_;
+  std::string target_;
   CoefficientTable table_;
   int64_t total_;
   int64_t done_ = 0;
@@ -90,22 +140,24 @@ class RunState {
 TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) {
   options.validate();
   ROOTOPT_CHECK(!run.shapes.empty(), "no shapes to tune");
-  ROOTOPT_CHECK(run.threads >= 1 && run.threads <= kMaxThreads, "--threads must be in [1, ",
-                kMaxThreads, "], got ", run.threads);
-  check_writable(run.out_path);
+  if (run.threads < 1 || run.threads > kMaxThreads)
+    throw InvalidTuneOption("threads", detail::concat("thread count ", run.threads,
+                                                      " is outside [1, ", kMaxThreads, "]"));
   const std::vector<Shape> shapes = unique_canonical(run.shapes);
+  for (const Shape& s : shapes) tuner::check_some_candidate(s, options.recipes);
+  const std::filesystem::path target = output_target(run.out_path);
+  check_output(target, run.out_path, run.resume, run.overwrite);
 
   TuneRunResult result;
   CoefficientTable table;
   std::error_code ec;
-  if (run.resume && std::filesystem::exists(run.out_path, ec)) {
-    table = CoefficientTable::load(run.out_path);
+  if (run.resume && std::filesystem::exists(target, ec)) {
+    // The finished shapes and their provenance are kept as they are.
+    table = CoefficientTable::load(target.string());
     check_resume_compatible(table, options, run.out_path);
+  } else {
+    table.attributes() = tuning_attributes(options);
   }
-  const std::string created =
-      table.attributes().count("created") ? table.attributes().at("created") : std::string();
-  table.attributes() = tuning_attributes(options);
-  if (!created.empty()) table.attributes()["created"] = created;
 
   std::vector<Shape> todo;
   for (const Shape& s : shapes) {
@@ -115,7 +167,8 @@ TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) 
       todo.push_back(s);
   }
 
-  RunState state(run, std::move(table), int64_t(todo.size()));
+  if (run.on_start) run.on_start(int64_t(todo.size()), result.resumed);
+  RunState state(run, target.string(), std::move(table), int64_t(todo.size()));
   std::atomic<size_t> next{0};
   std::atomic<bool> cancelled{false};
   auto worker = [&] {

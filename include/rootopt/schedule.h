@@ -20,6 +20,13 @@ struct QuinticStep {
   }
 };
 
+// The step x -> step(x / factor), i.e. (a / f, b / f^3, c / f^5). This is how a safety margin
+// is applied (Polar Express, arXiv 2505.16932: every designed step q is deployed as q(x / 1.01),
+// so an input enlarged by up to 1 % by rounding still lies in the range q was designed for),
+// and how a step's input is moved when the scale between two steps changes. The one place for
+// this formula: Polar Express's built-in and the tuner both use it.
+QuinticStep with_input_scale(const QuinticStep& step, double factor);
+
 class Schedule {
  public:
   Schedule() = default;

@@ -27,6 +27,10 @@ class SpectrumFamily {
   // "name:key=value,key=value" form, parseable by make_family(). Families with text options
   // (captured's set=/file=) override it.
   virtual std::string spec() const;
+  // The parts a sample picks one of with equal probability, each a family of its own (captured:
+  // one per source model), for statistics per source such as the tuner's over-fitting guard;
+  // empty for a family without such parts (or with only one).
+  virtual std::vector<std::shared_ptr<const SpectrumFamily>> sources() const { return {}; }
 };
 
 // Families (defaults in parentheses; see docs/spectrum-families.md for how they were chosen):

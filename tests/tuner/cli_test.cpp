@@ -43,8 +43,9 @@ class TuneCli : public testing::ScratchDir {
   }
   // Fast settings for a CLI run (see fast_options()).
   static std::string fast() {
-    return " --samples 8 --heldout-samples 8 --heldout none --random-starts 0"
-           " --validation-matrices 1 --validation-max-rank 16 --threads 1";
+    return " --samples 8 --heldout-samples 8 --heldout none --steps 5 --form standard"
+           " --tails none --selection-matrices 1 --validation-matrices 1"
+           " --validation-max-rank 16 --threads 1";
   }
 };
 
@@ -67,24 +68,73 @@ TEST_F(TuneCli, BadInputFailsCleanlyAndWritesNothing) {
       {"--shapes 64x64 --envelope 0.9" + out, "--envelope"},
       {"--shapes 64x64 --envelope nan" + out, "envelope"},
       {"--shapes 64x64 --steps 0" + out, "--steps"},
+      {"--shapes 64x64 --steps 17" + out, "--steps"},
+      {"--shapes 64x64 --steps 1e9" + out, "--steps"},
+      {"--shapes 64x64 --steps 99999999999999999999" + out, "--steps"},
       {"--shapes 64x64 --samples -3" + out, "--samples"},
+      {"--shapes 64x64 --samples 99999999999" + out, "--samples: fitting sample count 99999999999"},
+      {"--shapes 64x64 --random-starts 99999999999" + out, "--random-starts"},
+      {"--shapes 64x64 --validation-matrices 99999999999" + out, "--validation-matrices"},
+      {"--shapes 64x64 --threads 99999999999" + out, "--threads"},
+      {"--shapes 64x64 --seed -1" + out, "--seed"},
+      {"--shapes 64x64 --seed 99999999999999999999999" + out, "--seed"},
+      {"--shapes 64x64 --seed 0x10" + out, "--seed"},
+      {"--shapes 64x64 --normalization schatten6" + out, "schatten6"},
+      {"--shapes 64x64 --normalization aol" + out, "--normalization"},
+      {"--shapes 64x64 --form diagonal" + out, "--form"},
+      {"--shapes 64x64 --tails sometimes" + out, "--tails"},
+      {"--shapes 64x64 --budget 0" + out, "--budget"},
+      {"--shapes 64x64 --budget -1" + out, "--budget"},
+      {"--shapes 64x64 --budget 1e9" + out, "--budget"},
+      {"--shapes 64x64 --budget nan" + out, "--budget"},
+      {"--shapes 64x64 --budget 0.05" + out, "--budget: no recipe for 64x64"},
+      {"--shapes 64x64 --guard -1" + out, "--guard"},
       {"--shapes 64x64 --mode twice" + out, "twice"},
       {"--shapes 64x64 --matrices " + not_h5 + out, "not.h5"},
       {"--shapes 64x64 --matrices " + path("missing.h5") + out, "missing.h5"},
-      {"--shapes 64x64 --out " + path("no/dir/t.h5"), "does not exist"},
+      {"--shapes 64x64 --out " + path("no/dir/t.h5"), "--out: "},
+      {"--shapes 64x64 --out " + path(std::string(250, 'n')), "name too long"},
+      {"--shapes 64x64 --out " + dir_.string(), "is a directory"},
       {"--shapes 64x64 --model " + malformed + out, "exactly one"},
   };
   for (const auto& [args, needle] : cases) {
     const bool families = args.find("--families") != std::string::npos;
-    const Outcome o = run("tune " + args + fast() + (families ? "" : kFamilies));
+    // An option given twice is a CLI error of its own: the case's value replaces fast()'s.
+    std::string options = fast();
+    for (const char* flag :
+         {"--steps", "--threads", "--validation-matrices", "--tails", "--form", "--samples"})
+      if (args.find(flag) != std::string::npos) {
+        const size_t at = options.find(flag);
+        const size_t end = options.find(" --", at + 1);
+        options.erase(at - 1, end == std::string::npos ? std::string::npos : end - at + 1);
+      }
+    const Outcome o = run("tune " + args + options + (families ? "" : kFamilies));
     EXPECT_GE(o.status, 1) << args;
     EXPECT_LT(o.status, 128) << args;
     EXPECT_NE(o.err.find(needle), std::string::npos) << args << "\nstderr: " << o.err;
+    EXPECT_EQ(o.err.find(".cpp:"), std::string::npos) << args << "\nstderr: " << o.err;
     EXPECT_FALSE(std::filesystem::exists(path("t.h5"))) << args;
+    EXPECT_EQ(o.err.find("tuning 1 shape"), std::string::npos) << "work started: " << args;
   }
   const Outcome shapes = run("shapes " + unknown);
   EXPECT_EQ(shapes.status, 1);
   EXPECT_NE(shapes.err.find("unknown model_type 'bert'"), std::string::npos) << shapes.err;
+}
+
+// An existing --out is replaced only with --force and continued only with --resume; a refused
+// run leaves it byte for byte as it was.
+TEST_F(TuneCli, ExistingOutputNeedsForceOrResume) {
+  const std::string out = write("t.h5", "not a table, but someone's file");
+  const std::string args = "tune --shapes 32x64 --out " + out + fast() + kFamilies;
+  const Outcome refused = run(args);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("already exists"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+  std::ifstream in(out);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "not a table, but someone's file");
+  const Outcome forced = run(args + " --force");
+  EXPECT_EQ(forced.status, 0) << forced.err;
+  EXPECT_EQ(CoefficientTable::load(out).size(), 1);
 }
 
 TEST_F(TuneCli, ShapesListsWeightsAndKeys) {

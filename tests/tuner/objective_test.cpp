@@ -1,13 +1,17 @@
 // The search's objective and constraints against independent references: a long-double scalar
-// recursion for values, central finite differences for the analytic gradients.
+// recursion for values, central finite differences for the analytic gradients; the scaling
+// gauge against a dense long-double grid; errors raised inside the search's callbacks.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "constraints.h"
 #include "objective.h"
 #include "parameterization.h"
+#include "search.h"
 
 namespace rootopt::tuner {
 namespace {
@@ -72,6 +76,145 @@ TEST(SpectralObjective, GradientMatchesFiniteDifferences) {
       EXPECT_NEAR(grad[i], fd, 1e-6 * std::max(1.0, std::fabs(fd))) << "parameter " << i;
     }
   }
+}
+
+// Groups: each group's value is the mean RMS error of its spectra (long-double recursion), the
+// objective their weighted mean (weights normalised); gradients of both by central differences.
+TEST(SpectralObjective, GroupValuesAndGradients) {
+  std::mt19937_64 rng(4);
+  const auto spectra = random_spectra(rng, 9, 30);
+  const std::vector<int64_t> groups{0, 2, 1, 0, 2, 2, 1, 0, 0};
+  const std::vector<double> weights{2.0, 1.0, 1.0};  // normalised to 0.5, 0.25, 0.25
+  const SpectralObjective objective(spectra, groups, weights, 64);
+  const auto steps = random_steps(rng, 3);
+  SpectralObjective::Evaluation e;
+  objective.evaluate(steps, true, e);
+  ASSERT_EQ(e.group_values.size(), 3u);
+  std::vector<long double> expected(3, 0.0L), count(3, 0.0L);
+  for (size_t j = 0; j < spectra.size(); ++j) {
+    long double sum = 0;
+    for (double v : spectra[j]) sum += std::pow(reference_map(steps, v) - 1.0L, 2);
+    expected[size_t(groups[j])] += std::sqrt(sum / spectra[j].size());
+    count[size_t(groups[j])] += 1;
+  }
+  long double total = 0;
+  for (size_t g = 0; g < 3; ++g) {
+    expected[g] /= count[g];
+    // fp64 recursion of 3 quintic steps over 30 values: a few ulps each.
+    EXPECT_NEAR(e.group_values[g], double(expected[g]), 1e-12) << "group " << g;
+    total += expected[g] * weights[g] / 4.0;
+  }
+  EXPECT_NEAR(e.value, double(total), 1e-12);
+  for (int64_t t = 0; t < 9; ++t) {
+    const double h = 1e-6;  // central differences: truncation and rounding both ~1e-10
+    auto up = steps, down = steps;
+    (&up[size_t(t / 3)].a)[t % 3] += h;
+    (&down[size_t(t / 3)].a)[t % 3] -= h;
+    SpectralObjective::Evaluation eu, ed;
+    objective.evaluate(up, false, eu);
+    objective.evaluate(down, false, ed);
+    const double fd = (eu.value - ed.value) / (2 * h);
+    EXPECT_NEAR(e.gradient[size_t(t)], fd, 1e-6 * std::max(1.0, std::fabs(fd))) << t;
+    for (size_t g = 0; g < 3; ++g) {
+      const double fdg = (eu.group_values[g] - ed.group_values[g]) / (2 * h);
+      EXPECT_NEAR(e.group_gradients[g * 9 + size_t(t)], fdg, 1e-6 * std::max(1.0, std::fabs(fdg)))
+          << "group " << g << " coefficient " << t;
+    }
+  }
+}
+
+// Composed map of designed steps at s, and each intermediate iterate's peak over a dense grid,
+// in long double (independent of rootopt::envelope()).
+long double designed_map(const std::vector<QuinticStep>& steps, long double s) {
+  return reference_map(steps, s);
+}
+std::vector<long double> intermediate_peaks(const std::vector<QuinticStep>& steps) {
+  std::vector<long double> peaks(steps.size(), 0.0L);
+  for (int64_t i = 0; i <= 200000; ++i) {
+    long double x = (long double)i / 200000;
+    for (size_t k = 0; k < steps.size(); ++k) {
+      const QuinticStep& p = steps[k];
+      x = p.a * x + p.b * x * x * x + p.c * x * x * x * x * x;
+      peaks[k] = std::max(peaks[k], x);
+    }
+  }
+  return peaks;
+}
+
+// The gauge p_k -> lambda p_k, p_{k+1}(y) -> p_{k+1}(y / lambda) changes coefficients, not the
+// composed map; canonical() removes it: every intermediate map peaks at 1, and gauge-equivalent
+// inputs give bit-identical parameters.
+TEST(Parameterization, CanonicalGaugeIsUniqueAndKeepsTheMap) {
+  const Parameterization par{TuneMode::per_step, 5, 1.01};
+  const std::vector<double> x = par.params_of(builtin_schedule("you", {64, 256}, 5));
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> scale(0.5, 2.0);
+  std::vector<QuinticStep> moved = par.steps_of(x.data());
+  for (size_t k = 0; k + 1 < moved.size(); ++k) {
+    const double lambda = scale(rng);
+    moved[k] = {moved[k].a * lambda, moved[k].b * lambda, moved[k].c * lambda};
+    moved[k + 1] = with_input_scale(moved[k + 1], lambda);
+  }
+  std::vector<double> y;
+  for (const QuinticStep& t : moved) y.insert(y.end(), {t.a, t.b, t.c});
+  ASSERT_NE(x, y);
+  const std::vector<double> cx = par.canonical(x), cy = par.canonical(y);
+  ASSERT_EQ(cx.size(), cy.size());
+  EXPECT_EQ(std::memcmp(cx.data(), cy.data(), cx.size() * sizeof(double)), 0)
+      << "gauge-equivalent parameters canonicalise differently";
+  const auto steps = par.steps_of(cx.data()), original = par.steps_of(x.data());
+  const auto peaks = intermediate_peaks(steps);
+  // The peak is located by rootopt::envelope()'s grid plus refinement; this grid's spacing
+  // 5e-6 misses the true maximum by at most (slope 0 there) ~1e-9.
+  for (size_t k = 0; k + 1 < steps.size(); ++k) EXPECT_NEAR(double(peaks[k]), 1.0, 1e-7) << k;
+  // Same composed map, up to the rounding to kCanonicalBits bits (2^-32 relative per
+  // coefficient, amplified by the map's sensitivity).
+  for (int64_t i = 0; i <= 1000; ++i) {
+    const long double s = (long double)i / 1000;
+    EXPECT_NEAR(double(designed_map(steps, s)), double(designed_map(original, s)), 1e-6) << s;
+  }
+}
+
+TEST(Parameterization, DeployedStepsCarryTheSafetyMargin) {
+  const Parameterization par{TuneMode::per_step, 3, 1.01};
+  const std::vector<double> x{4.0, -8.0, 5.0, 3.0, -4.0, 1.5, 2.0, -1.5, 0.5};
+  const auto designed = par.steps_of(x.data());
+  const auto deployed = par.deployed_steps_of(x.data());
+  for (size_t k = 0; k < 3; ++k)
+    for (double s : {0.1, 0.5, 0.99})  // p_k(s) = q_k(s / 1.01)
+      EXPECT_NEAR(deployed[k](s), designed[k](s / 1.01), 1e-15) << k << " " << s;
+}
+
+// A callback that throws must surface as that error, not as NLopt's generic failure that the
+// search used to swallow ("keep the best point seen"). Here the constraints are built for 4
+// steps and the parameterization has 5: the constraint evaluation's internal check throws.
+TEST(Search, ErrorInsideACallbackSurfaces) {
+  std::mt19937_64 rng(6);
+  const SpectralObjective objective(random_spectra(rng, 4, 20), 16);
+  const SafetyConstraints constraints(16, 4);
+  const SearchProblem problem{
+      {TuneMode::per_step, 5, 1.01}, &objective, &constraints, 1.3, {}, nullptr};
+  SearchOptions options;
+  const auto starts = start_points(problem.parameterization, {16, 64}, options, 1);
+  try {
+    search_schedule(problem, options, starts, 1);
+    ADD_FAILURE() << "the search returned a result";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("internal error"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("constraints"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Search, CancelIsACancellationNotAFailure) {
+  std::mt19937_64 rng(7);
+  const SpectralObjective objective(random_spectra(rng, 4, 20), 16);
+  const SafetyConstraints constraints(16, 5);
+  std::atomic<bool> cancel{true};
+  const SearchProblem problem{
+      {TuneMode::per_step, 5, 1.01}, &objective, &constraints, 1.3, {}, &cancel};
+  SearchOptions options;
+  const auto starts = start_points(problem.parameterization, {16, 64}, options, 1);
+  EXPECT_THROW(search_schedule(problem, options, starts, 1), Cancelled);
 }
 
 TEST(SpectralObjective, CompressionKeepsOrderStatistics) {

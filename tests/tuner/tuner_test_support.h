@@ -24,7 +24,11 @@ class ScratchDir : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add);
+    std::filesystem::remove_all(dir_);
+  }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::string write(const std::string& name, const std::string& text) const {
     std::ofstream(path(name)) << text;
@@ -49,20 +53,32 @@ class FixedSpectrum final : public SpectrumFamily {
   Spectrum values_;
 };
 
-// Options small enough for a unit test (well under a second per shape): few samples, short
-// validation on proxy matrices of rank <= 32, no real held-out set unless a test adds it.
+// Options small enough for a unit test (well under a second per shape): few samples, one
+// candidate recipe (5 standard steps, Schatten-8, no tail), short validation on proxy matrices
+// of rank <= 16, no real held-out set unless a test adds it.
 inline TuneOptions fast_options() {
   TuneOptions o;
   o.mixture = std::make_shared<SpectrumMixture>(
       SpectrumMixture::parse("low-rank*0.3,power-law*0.3,marchenko-pastur*0.4"));
   o.samples = 12;
   o.heldout_samples = 12;
-  o.search.random_starts = 1;
+  o.recipes.steps = 5;
+  o.recipes.forms = {IterationForm::standard};
+  o.recipes.precision_tails = false;
   o.search.local_max_evals = 150;
   o.search.points_per_spectrum = 32;
   o.search.constraint_grid = 64;
+  o.validation.selection_matrices = 2;
   o.validation.matrices = 2;
   o.validation.max_rank = 16;
+  return o;
+}
+
+// fast_options() with the whole recipe search of the defaults: every K, form, restart pattern
+// and tail within the budget.
+inline TuneOptions fast_search_options() {
+  TuneOptions o = fast_options();
+  o.recipes = RecipeSpace{};
   return o;
 }
 
