@@ -158,13 +158,13 @@ std::string flag_of(const std::string& field) {
       {"recipes.budget", "--budget"},
       {"samples", "--samples"},
       {"heldout_samples", "--heldout-samples"},
-      {"envelope_bound", "--envelope"},
+      {"envelope_bound", "--envelope-bound"},
       {"mixture", "--families"},
       {"random_starts", "--random-starts"},
       {"safety_margin", "--safety-margin"},
       {"guard", "--guard"},
       {"validation_matrices", "--validation-matrices/--selection-matrices"},
-      {"validation_max_rank", "--validation-max-rank"},
+      {"validation_max_rank", "--proxy-rank"},
       {"threads", "--threads"},
       {"out_path", "--out"},
       {"mode", "--mode"},
@@ -325,7 +325,8 @@ void add_tune_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--heldout", a->heldout, "Real held-out spectra family, or 'none'")
       ->capture_default_str();
-  cmd->add_option("--envelope", o.envelope_bound, "Bound on the composed map over [0, 1] (>= 1)")
+  cmd->add_option("--envelope-bound", o.envelope_bound,
+                  "Bound on the composed map over [0, 1] (>= 1)")
       ->capture_default_str();
   cmd->add_option("--global", o.search.global, "Global stage: multistart or isres")
       ->capture_default_str();
@@ -343,7 +344,7 @@ void add_tune_command(CLI::App& app) {
               "Held-out matrices per shape the candidate recipes are compared on (bf16)");
   add_integer(cmd, "--validation-matrices", o.validation.matrices,
               "Fresh held-out matrices per shape the result is reported on (0: skip)");
-  add_integer(cmd, "--validation-max-rank", o.validation.max_rank,
+  add_integer(cmd, "--proxy-rank", o.validation.max_rank,
               "Larger shapes are validated on a proxy with the same aspect ratio");
   cmd->callback([a] { run(*a); });
 }

@@ -59,6 +59,12 @@ const std::map<Shape, QuinticStep>& root_paper_triples() {
 
 }  // namespace
 
+std::vector<Shape> root_paper_shapes() {
+  std::vector<Shape> shapes;
+  for (const auto& [shape, triple] : root_paper_triples()) shapes.push_back(shape);
+  return shapes;
+}
+
 std::vector<std::string> builtin_schedule_names() {
   return {"muon", "polar-express", "you", "root-paper"};
 }

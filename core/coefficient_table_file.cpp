@@ -3,9 +3,7 @@
 // bounds-checked reader for files without checksums). Every object is read by its known name:
 // nothing iterates the file's attributes.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <ctime>
 #include <iomanip>
 #include <limits>
 #include <numeric>
@@ -18,6 +16,7 @@
 #include "h5_reader.h"
 #include "rootopt/coefficient_table.h"
 #include "rootopt/version.h"
+#include "utc_time.h"
 
 namespace rootopt {
 namespace {
@@ -47,15 +46,6 @@ int64_t code_of(const std::vector<Enum>& codes, Enum value) {
   const auto it = std::find(codes.begin(), codes.end(), value);
   ROOTOPT_ASSERT(it != codes.end(), "recipe value without a table code");
   return int64_t(it - codes.begin());
-}
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  std::ostringstream out;
-  out << std::put_time(&utc, "%Y-%m-%dT%H:%M:%SZ");
-  return out.str();
 }
 
 std::string extents_text(const std::vector<hsize_t>& extents) {
@@ -418,7 +408,7 @@ void CoefficientTable::save(const std::string& path) const {
   std::map<std::string, std::string> provenance = attributes_;
   // Provenance every table carries, unless the producer recorded its own.
   provenance.emplace("rootopt_version", ROOTOPT_VERSION);
-  provenance.emplace("created", utc_now());
+  provenance.emplace("created", detail::utc_now());
   ROOTOPT_CHECK(int64_t(provenance.size()) <= kMaxTableProvenance, where, ": ", provenance.size(),
                 " provenance entries (at most ", kMaxTableProvenance, ")");
   ROOTOPT_CHECK(int64_t(metrics_.size()) <= kMaxTableMetrics, where, ": ", metrics_.size(),

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "rootopt/coefficient_table.h"  // kDefaultEnvelopeBound
 #include "rootopt/schedule.h"
 #include "rootopt/spectral.h"
 
@@ -23,7 +24,7 @@ namespace rootopt::tuner {
 inline constexpr double kGridStart = 1e-5;
 
 struct ConstraintBounds {
-  double upper = 1.3;       // composed map <= upper at every point
+  double upper = kDefaultEnvelopeBound;  // composed map <= upper at every point
   double gain_floor = 0.0;  // every step's gain >= gain_floor at every point's iterates
 };
 

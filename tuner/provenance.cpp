@@ -1,23 +1,14 @@
 // Provenance attributes of a tuned table, and the compatibility check of --resume: a table may
 // only be continued with the settings that produced its finished shapes.
-#include <ctime>
 #include <sstream>
 
 #include "check.h"
 #include "rootopt/tuner.h"
 #include "rootopt/version.h"
+#include "utc_time.h"
 
 namespace rootopt {
 namespace {
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 std::string search_description(const SearchOptions& s) {
   return detail::concat(s.global, " + ", s.local, " (random_starts=", s.random_starts,
@@ -48,7 +39,7 @@ std::map<std::string, std::string> tuning_attributes(const TuneOptions& options)
   const RecipeSpace& r = options.recipes;
   std::map<std::string, std::string> a;
   a["rootopt_version"] = ROOTOPT_VERSION;
-  a["created"] = utc_now();
+  a["created"] = detail::utc_now();
   a["tool"] = "rootopt tune";
   a["seed"] = std::to_string(options.seed);
   a["steps"] = r.steps > 0 ? std::to_string(r.steps) : "searched";

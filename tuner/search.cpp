@@ -12,10 +12,6 @@
 namespace rootopt::tuner {
 namespace {
 
-// Shapes with a published ROOT-paper triple (coefficients.md): their triples are extra shared
-// start points.
-const Shape kRootPaperShapes[] = {{2048, 2048}, {2048, 3072}, {2048, 8192}, {2048, 16384}};
-
 // Grid-feasibility tolerance for tracking the best point seen.
 constexpr double kFeasibilityTolerance = 1e-10;
 constexpr int64_t kExchangeRounds = 24;
@@ -278,7 +274,7 @@ std::vector<std::vector<double>> start_points(const Parameterization& parameteri
   for (const std::string& name : compared_builtins())
     bases.push_back(builtin_schedule(name, shape, parameterization.steps));
   if (parameterization.mode == TuneMode::shared)
-    for (Shape published : kRootPaperShapes)
+    for (Shape published : root_paper_shapes())  // published triples: extra shared starts
       bases.push_back(builtin_schedule("root-paper", published, parameterization.steps));
   std::vector<std::vector<double>> starts;
   for (const Schedule& s : bases) {

@@ -4,17 +4,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <exception>
 #include <filesystem>
 #include <mutex>
-#include <thread>
 
 #include "blas_threads.h"
 #include "candidates.h"
 #include "check.h"
+#include "parallel.h"
 #include "rootopt/tuner.h"
 
 namespace rootopt {
@@ -169,30 +170,20 @@ TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) 
 
   if (run.on_start) run.on_start(int64_t(todo.size()), result.resumed);
   RunState state(run, target.string(), std::move(table), int64_t(todo.size()));
-  std::atomic<size_t> next{0};
   std::atomic<bool> cancelled{false};
-  auto worker = [&] {
-    for (;;) {
-      if (state.has_error() || (run.cancel && run.cancel->load())) return;
-      const size_t i = next.fetch_add(1);
-      if (i >= todo.size()) return;
-      try {
-        state.finished(tune_shape(todo[i], options, run.cancel));
-      } catch (const Cancelled&) {
-        cancelled = true;
-        return;
-      } catch (...) {
-        state.failed(std::current_exception());
-        return;
-      }
-    }
-  };
-  const int64_t threads = std::min<int64_t>(run.threads, std::max<size_t>(todo.size(), 1));
+  const int64_t threads = detail::worker_count(run.threads, int64_t(todo.size()));
   const detail::ScopedBlasThreads blas(threads > 1 ? 1 : 0);  // restored when the run ends
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
+  // A failed or cancelled shape stops the others from starting; finished shapes are saved.
+  detail::parallel_for(int64_t(todo.size()), threads, [&](int64_t i, int64_t) {
+    if (state.has_error() || (run.cancel && run.cancel->load())) return;
+    try {
+      state.finished(tune_shape(todo[size_t(i)], options, run.cancel));
+    } catch (const Cancelled&) {
+      cancelled = true;
+    } catch (...) {
+      state.failed(std::current_exception());
+    }
+  });
   if (state.error()) std::rethrow_exception(state.error());
 
   result.tuned = state.done();

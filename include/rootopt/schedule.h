@@ -60,6 +60,8 @@ class Schedule {
 //   "root-paper"    the ROOT paper's per-shape triple for its four published shapes, Muon's
 //                   triple for any other shape.
 std::vector<std::string> builtin_schedule_names();
+// The shapes the ROOT paper published a triple for (canonical, ascending).
+std::vector<Shape> root_paper_shapes();
 // `steps` steps for `shape` (only "root-paper" depends on the shape). Throws on unknown names.
 Schedule builtin_schedule(const std::string& name, Shape shape, int64_t steps = 5);
 // True when `name` has coefficients published specifically for `shape` (false for root-paper's

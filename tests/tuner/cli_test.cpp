@@ -45,7 +45,7 @@ class TuneCli : public testing::ScratchDir {
   static std::string fast() {
     return " --samples 8 --heldout-samples 8 --heldout none --steps 5 --form standard"
            " --tails none --selection-matrices 1 --validation-matrices 1"
-           " --validation-max-rank 16 --threads 1";
+           " --proxy-rank 16 --threads 1";
   }
 };
 
@@ -65,8 +65,8 @@ TEST_F(TuneCli, BadInputFailsCleanlyAndWritesNothing) {
       {"--model " + path("absent.json") + out, "absent.json"},
       {"--shapes 64x64 --families nosuchfamily" + out, "nosuchfamily"},
       {"--shapes 64x64 --families power-law:alpha=3" + out, "alpha"},
-      {"--shapes 64x64 --envelope 0.9" + out, "--envelope"},
-      {"--shapes 64x64 --envelope nan" + out, "envelope"},
+      {"--shapes 64x64 --envelope-bound 0.9" + out, "--envelope-bound"},
+      {"--shapes 64x64 --envelope-bound nan" + out, "envelope"},
       {"--shapes 64x64 --steps 0" + out, "--steps"},
       {"--shapes 64x64 --steps 17" + out, "--steps"},
       {"--shapes 64x64 --steps 1e9" + out, "--steps"},
