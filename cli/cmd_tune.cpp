@@ -12,7 +12,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "commands.h"
 #include "rootopt/error.h"
@@ -37,7 +36,7 @@ struct TuneArgs {
   std::string heldout = "captured:set=heldout";
   bool resume = false;
   bool force = false;
-  int64_t threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  int64_t threads = 0;  // all cores, as audit --threads
   TuneOptions options;  // numeric options are bound to it directly: its defaults are the CLI's
 };
 
@@ -261,11 +260,12 @@ void run(const TuneArgs& a) {
     options.validate();
     run.on_start = [&](int64_t todo, int64_t resumed) {
       if (resumed > 0) fmt::print(stderr, "kept {} finished shape(s) from {}\n", resumed, a.out);
-      fmt::print(stderr, "tuning {} shape(s): normalization {}, {}, budget {}, {} threads\n", todo,
+      fmt::print(stderr, "tuning {} shape(s): normalization {}, {}, budget {}, {}\n", todo,
                  a.normalization,
                  options.recipes.steps > 0 ? fmt::format("{} steps", options.recipes.steps)
                                            : std::string("steps searched"),
-                 options.recipes.budget, run.threads);
+                 options.recipes.budget,
+                 run.threads > 0 ? fmt::format("{} threads", run.threads) : "all cores");
     };
     SigintGuard guard;
     run.cancel = &g_interrupted;
@@ -314,7 +314,7 @@ void add_tune_command(CLI::App& app) {
   add_integer(cmd, "--seed", o.seed, "Seed of samples, matrices and random starts");
   add_integer(cmd, "--samples", o.samples, "Fitting spectra per shape");
   add_integer(cmd, "--heldout-samples", o.heldout_samples, "Held-out spectra per shape");
-  add_integer(cmd, "--threads", a->threads, "Shapes tuned in parallel");
+  add_integer(cmd, "--threads", a->threads, "Shapes tuned in parallel (0: all cores)");
   cmd->add_option("--families", a->families,
                   "Fitting mixture, e.g. 'power-law*2,low-rank:rank_fraction_max=0.1' "
                   "(default: the documented default mixture)");

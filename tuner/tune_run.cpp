@@ -141,9 +141,9 @@ class RunState {
 TuneRunResult run_tuning(const TuneRunOptions& run, const TuneOptions& options) {
   options.validate();
   ROOTOPT_CHECK(!run.shapes.empty(), "no shapes to tune");
-  if (run.threads < 1 || run.threads > kMaxThreads)
+  if (run.threads < 0 || run.threads > kMaxThreads)
     throw InvalidTuneOption("threads", detail::concat("thread count ", run.threads,
-                                                      " is outside [1, ", kMaxThreads, "]"));
+                                                      " is outside [0, ", kMaxThreads, "]"));
   const std::vector<Shape> shapes = unique_canonical(run.shapes);
   for (const Shape& s : shapes) tuner::check_some_candidate(s, options.recipes);
   const std::filesystem::path target = output_target(run.out_path);

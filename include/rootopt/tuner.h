@@ -190,7 +190,7 @@ struct TuneRunOptions {
   std::string out_path;
   bool resume = false;     // keep the compatible shapes already in out_path
   bool overwrite = false;  // replace an existing out_path (without it, or resume, it is refused)
-  int64_t threads = 1;     // shapes tuned in parallel
+  int64_t threads = 1;     // shapes tuned in parallel (0: every hardware thread)
   // Called once after every check passed, before any work: shapes to tune and shapes kept.
   std::function<void(int64_t todo, int64_t resumed)> on_start;
   std::function<void(const TuneProgress&)> on_progress;  // called from worker threads, serialised

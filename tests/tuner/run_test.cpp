@@ -159,8 +159,8 @@ TEST_F(RunTuning, InvalidInputWritesNothing) {
   run.shapes = {{0, 64}};
   EXPECT_THROW(run_tuning(run, testing::fast_options()), Error);
   run.shapes = kShapes;
-  run.threads = 0;
-  expect_refused(run, testing::fast_options(), "threads", "thread count 0");
+  run.threads = -1;
+  expect_refused(run, testing::fast_options(), "threads", "thread count -1");
   run.threads = 99999999999;
   expect_refused(run, testing::fast_options(), "threads", "99999999999");
   run.threads = 1;
