@@ -27,7 +27,7 @@ struct TuneArgs {
   std::string shapes;
   std::string out;
   std::string normalization = "schatten8";
-  std::string form = "auto";
+  std::string form = "standard";  // Gram is opt-in (RecipeSpace::forms)
   std::string tails = "auto";
   std::string mode = "per-step";
   std::string families;
@@ -305,7 +305,8 @@ void add_tune_command(CLI::App& app) {
   cmd->add_option("--budget", o.recipes.budget,
                   "Most a recipe may cost, relative to Polar Express (5 standard steps, bf16)")
       ->capture_default_str();
-  cmd->add_option("--form", a->form, "Iteration form: standard, gram, or auto (both)")
+  cmd->add_option("--form", a->form, "Iteration form: standard, gram, or auto (both). Gram recipes are opt-in: in bf16 "
+                  "they can blow up on real momentum (docs/tuner.md)")
       ->capture_default_str();
   cmd->add_option("--tails", a->tails, "Precision tails (last steps in tf32/fp32): auto or none")
       ->capture_default_str();
