@@ -47,7 +47,7 @@ void fail_internal(const char* file, int line, const char* condition, const std:
   std::string message =
       "internal error at " + short_path(file) + ":" + std::to_string(line) + ": " + condition;
   if (!context.empty()) message += ": " + context;
-  throw Error(message + " (a rootopt bug; please report it)");
+  throw InternalError(message + " (a rootopt bug; please report it)");
 }
 
 void fail_call(const char* library, const char* call, const std::string& status,

@@ -1,5 +1,6 @@
-// rootopt::Error: the one exception type the library throws. The library never calls exit();
-// every failure carries where it happened (file:line), the call that failed and context.
+// rootopt::Error: the exception type the library throws. The library never calls exit(). A
+// failure caused by input says what is wrong in the user's terms (file, field, shape,
+// parameter); InternalError, an Error too, is a broken invariant: a rootopt bug, with file:line.
 #pragma once
 
 #include <stdexcept>
@@ -10,6 +11,13 @@ namespace rootopt {
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Thrown by ROOTOPT_ASSERT (core/check.h) only: never by bad input, so tests and fuzz targets can
+// tell a bug from a rejection by type rather than by message text (which may echo user input).
+class InternalError : public Error {
+ public:
+  using Error::Error;
 };
 
 }  // namespace rootopt

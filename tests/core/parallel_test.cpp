@@ -37,6 +37,14 @@ TEST(ParallelFor, WorkerCountResolvesZeroAndClampsToItems) {
   EXPECT_EQ(worker_count(5, 0), 1);
   EXPECT_EQ(worker_count(2), 2);
   EXPECT_THROW(worker_count(-1, 4), Error);
+  // A negative count is a caller's bug, not bad input: the invariant check's own type.
+  EXPECT_THROW(parallel_for(-1, 1, [](int64_t, int64_t) {}), InternalError);
+  try {
+    worker_count(-1, 4);
+  } catch (const InternalError&) {
+    ADD_FAILURE() << "a bad thread count is the user's input, not an internal error";
+  } catch (const Error&) {
+  }
 }
 
 TEST(ParallelFor, FailureRethrowsTheLowestFailedIndexAndStopsStartingWork) {
