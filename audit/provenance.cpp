@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "rootopt/version.h"
 #include "report_fields.h"
+#include "rootopt/version.h"
 #include "sha256.h"
 
 namespace rootopt::audit {

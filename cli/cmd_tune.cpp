@@ -305,8 +305,10 @@ void add_tune_command(CLI::App& app) {
   cmd->add_option("--budget", o.recipes.budget,
                   "Most a recipe may cost, relative to Polar Express (5 standard steps, bf16)")
       ->capture_default_str();
-  cmd->add_option("--form", a->form, "Iteration form: standard, gram, or auto (both). Gram recipes are opt-in: in bf16 "
-                  "they can blow up on real momentum (docs/tuner.md)")
+  cmd->add_option(
+         "--form", a->form,
+         "Iteration form: standard, gram, or auto (both). Gram recipes are opt-in: in bf16 "
+         "they can blow up on real momentum (docs/tuner.md)")
       ->capture_default_str();
   cmd->add_option("--tails", a->tails, "Precision tails (last steps in tf32/fp32): auto or none")
       ->capture_default_str();

@@ -53,8 +53,8 @@ std::string table_schedule_name(Shape shape) { return "table:" + to_string(shape
 
 void check_table_shape(Shape shape, const std::string& where) {
   check_positive(shape, where);
-  ROOTOPT_CHECK(shape.rows <= kMaxDimension && shape.cols <= kMaxDimension, where,
-                ": shape ", to_string(shape), " has a dimension above 2^24");
+  ROOTOPT_CHECK(shape.rows <= kMaxDimension && shape.cols <= kMaxDimension, where, ": shape ",
+                to_string(shape), " has a dimension above 2^24");
 }
 
 void check_table_text(const std::string& text, const std::string& what, const std::string& where,

@@ -63,7 +63,8 @@ void BM_ConstraintsWithGradient(benchmark::State& state) {
   const tuner::SafetyConstraints constraints(state.range(0), 5);
   const auto steps = builtin_schedule("polar-express", kShape, 5).steps();
   std::vector<double> c(size_t(constraints.count())), g(size_t(constraints.count() * 15));
-  for (auto _ : state) constraints.evaluate(steps, {kDefaultEnvelopeBound, 1e-6}, c.data(), g.data());
+  for (auto _ : state)
+    constraints.evaluate(steps, {kDefaultEnvelopeBound, 1e-6}, c.data(), g.data());
 }
 BENCHMARK(BM_ConstraintsWithGradient)->Arg(256)->Unit(benchmark::kMicrosecond);
 
