@@ -51,6 +51,7 @@ import torch.nn.functional as F  # noqa: E402
 import byte_lm_report  # noqa: E402
 from byte_lm_orthogonality import NewtonSchulzProbe, measure_update  # noqa: E402
 from rootopt_capture import datasets, models  # noqa: E402  (shared with the capture tool)
+from rootopt_capture.arguments import positive  # noqa: E402
 from rootopt_capture.progress import Progress  # noqa: E402
 
 
@@ -117,15 +118,6 @@ HELDOUT_BLOCK = 8192
 HELDOUT_EVERY = 10
 BETAS = (0.9, 0.95)
 LN2 = math.log(2.0)
-
-
-def positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-    return parse
 
 
 def parse_args(argv):

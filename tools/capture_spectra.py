@@ -21,6 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from rootopt_capture import atomic, datasets, report, train  # noqa: E402
+from rootopt_capture.arguments import positive  # noqa: E402
 
 # Per-model defaults (steps, every, batch size, Muon lr, AdamW lr). The AdamW lr applies to the
 # non-orthogonalized weights under --optimizer muon and to all weights under --optimizer adamw.
@@ -36,15 +37,6 @@ ARCHITECTURES = {"transformer": "gpt", "llama": "llama", "lstm": "lstm", "mlp": 
                  "cnn": "cnn"}
 # File attributes naming a run's source; the fit / held-out split keeps model_id and corpus apart.
 SOURCE_ATTRIBUTES = ("model_id", "architecture", "corpus", "optimizer")
-
-
-def positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-    return parse
 
 
 def fraction(text):
