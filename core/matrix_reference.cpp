@@ -4,9 +4,11 @@
 #include "rootopt/matrix_reference.h"
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include "check.h"
 #include "lapack_qr.h"
@@ -30,6 +32,17 @@ Eigen::MatrixXd haar_columns(int64_t m, int64_t k, uint64_t seed) {
   return std::move(qr.q);
 }
 
+// k distinct standard basis vectors of R^m with random signs, in random order.
+Eigen::MatrixXd coherent_columns(int64_t m, int64_t k, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> rows(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) rows[size_t(i)] = i;
+  std::shuffle(rows.begin(), rows.end(), rng);
+  Eigen::MatrixXd q = Eigen::MatrixXd::Zero(m, k);
+  for (int64_t j = 0; j < k; ++j) q(rows[size_t(j)], j) = (rng() & 1) ? 1.0 : -1.0;
+  return q;
+}
+
 // The wide (rows <= cols) orientation of b as a row-major matrix of `Scalar`.
 template <typename Scalar>
 detail::RowMajorMatrix<Scalar> wide_copy(const Eigen::MatrixXd& b) {
@@ -49,7 +62,8 @@ Eigen::MatrixXd run_recipe(const Eigen::MatrixXd& b, const Recipe& recipe, Preci
 
 }  // namespace
 
-Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t seed) {
+Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t seed,
+                                     SingularVectors vectors) {
   const int64_t r = shape.rank();
   ROOTOPT_CHECK(r > 0, "matrix_with_spectrum: shape ", to_string(shape), " has a zero dimension");
   ROOTOPT_CHECK(int64_t(s.size()) == r, "matrix_with_spectrum: ", s.size(),
@@ -57,8 +71,14 @@ Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t se
   for (size_t i = 0; i < s.size(); ++i)
     ROOTOPT_CHECK(std::isfinite(s[i]) && s[i] >= 0, "matrix_with_spectrum: singular value ", i,
                   " = ", s[i], " is negative or not finite");
-  const Eigen::MatrixXd u = haar_columns(shape.rows, r, detail::derive_seed(seed, 0));
-  const Eigen::MatrixXd v = haar_columns(shape.cols, r, detail::derive_seed(seed, 1));
+  const bool coherent = vectors == SingularVectors::coherent;
+  const bool rows_long = shape.rows >= shape.cols;
+  const Eigen::MatrixXd u = coherent && rows_long
+                                ? coherent_columns(shape.rows, r, detail::derive_seed(seed, 0))
+                                : haar_columns(shape.rows, r, detail::derive_seed(seed, 0));
+  const Eigen::MatrixXd v = coherent && !rows_long
+                                ? coherent_columns(shape.cols, r, detail::derive_seed(seed, 1))
+                                : haar_columns(shape.cols, r, detail::derive_seed(seed, 1));
   const Eigen::Map<const Eigen::VectorXd> values(s.data(), Eigen::Index(r));
   return u * values.asDiagonal() * v.transpose();
 }

@@ -6,6 +6,7 @@
 #include "rootopt/tuner.h"
 #include "rootopt/version.h"
 #include "utc_time.h"
+#include "validation.h"
 
 namespace rootopt {
 namespace {
@@ -73,8 +74,10 @@ std::map<std::string, std::string> tuning_attributes(const TuneOptions& options)
                                          " report matrices per shape, proxy rank <= ",
                                          options.validation.max_rank,
                                          "; safety: every candidate refused whose largest bf16 "
-                                         "output singular value on low-rank or captured (fit) "
-                                         "inputs exceeds envelope_bound * (1 + 2^-8)")
+                                         "output singular value on low-rank or captured (fit, "
+                                         "Haar and coherent) inputs exceeds envelope_bound * "
+                                         "(1 + 2^-8), or exceeds the exact map's by more than ",
+                                         tuner::kExcessFactor, "x Polar Express's excess")
                         : "disabled";
   return a;
 }

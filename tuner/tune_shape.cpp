@@ -125,29 +125,43 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
 
   const bool matrices = options.validation.enabled;
   // Safety in bf16 (docs/tuner.md): every candidate runs on low-rank and captured inputs; one
-  // whose largest output singular value leaves the envelope is refused, whatever its error.
+  // whose largest output singular value leaves the envelope, or whose rounding adds more to it
+  // than the anchor's does (excess_limit), is refused, whatever its error.
   std::vector<bool> safe(candidates.size(), true);
   std::vector<std::string> refused;
-  double chosen_max_singular_value = kNaN;
+  double chosen_max_singular_value = kNaN, chosen_excess = kNaN, allowed_excess = kNaN;
   std::vector<tuner::SafetyCheck> checks(candidates.size());
   const double safety_limit = options.envelope_bound * (1 + tuner::kSafetyTolerance);
   if (matrices) {
     const tuner::SafetySet safety = tuner::prepare_safety_set(shape, options);
+    allowed_excess =
+        tuner::excess_limit(tuner::check_safety(builtin_recipe("polar-express", shape), safety));
     for (size_t i = 0; i < candidates.size(); ++i) {
       throw_if_cancelled(cancel);
-      checks[i] = tuner::check_safety(candidates[i].recipe, safety);
-      safe[i] = checks[i].max_singular_value <= safety_limit;
-      if (!safe[i])
+      const tuner::SafetyCheck& c = checks[i] = tuner::check_safety(candidates[i].recipe, safety);
+      const bool bounded = c.max_singular_value <= safety_limit;
+      safe[i] = bounded && c.max_excess <= allowed_excess;
+      if (!bounded)
         refused.push_back(detail::concat(candidates[i].recipe.describe(),
-                                         ": largest singular value ", checks[i].max_singular_value,
-                                         " in bf16 on a ", checks[i].worst_input, " input at ",
+                                         ": largest singular value ", c.max_singular_value,
+                                         " in bf16 on a ", c.worst_input, " input at ",
                                          to_string(safety.proxy), " > ", safety_limit));
+      else if (!safe[i])
+        refused.push_back(detail::concat(candidates[i].recipe.describe(),
+                                         ": bf16 rounding raised the largest singular value by ",
+                                         c.max_excess, " on a ", c.excess_input, " input at ",
+                                         to_string(safety.proxy), " > ", allowed_excess, " (",
+                                         tuner::kExcessFactor, "x Polar Express's)"));
     }
   }
   ROOTOPT_CHECK(std::find(safe.begin(), safe.end(), true) != safe.end(), "tuning ",
-                to_string(shape), ": every candidate recipe left the envelope bound ",
-                options.envelope_bound, " in bf16 on low-rank or captured inputs (",
-                refused.empty() ? std::string() : refused.front(), ")");
+                to_string(shape), ": every candidate recipe was unstable in bf16 on low-rank or ",
+                "captured inputs (", refused.empty() ? std::string() : refused.front(), ")",
+                std::count(options.recipes.forms.begin(), options.recipes.forms.end(),
+                           IterationForm::standard) == 0
+                    ? "; the Gram form is unstable in bf16 with tuned steps (docs/tuner.md), "
+                      "--form standard or auto includes the standard form"
+                    : "");
   tuner::MatrixSet selection;
   if (matrices && std::count(safe.begin(), safe.end(), true) > 1)
     selection = tuner::prepare_matrix_set(shape, options, tuner::SeedStream::selection_matrices,
@@ -156,7 +170,10 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
   const Choice choice =
       choose(candidates, fit_rms, safe, select_on_matrices ? &selection : nullptr, cancel);
   const tuner::Candidate& chosen = candidates[choice.index];
-  if (matrices) chosen_max_singular_value = checks[choice.index].max_singular_value;
+  if (matrices) {
+    chosen_max_singular_value = checks[choice.index].max_singular_value;
+    chosen_excess = checks[choice.index].max_excess;
+  }
   const double selection_seconds = seconds_since(start) - fit_seconds;
   const tuner::FittedSchedule& fitted =
       fits.at({chosen.recipe.normalization, chosen.recipe.steps()});
@@ -169,6 +186,8 @@ TunedShape tune_shape(Shape shape, const TuneOptions& options, const std::atomic
   m["candidates"] = double(candidates.size());
   m["candidates_refused"] = double(refused.size());
   m["safety_max_singular_value"] = chosen_max_singular_value;
+  m["safety_bf16_excess"] = chosen_excess;
+  m["safety_bf16_excess_limit"] = allowed_excess;
   result.refused = std::move(refused);
   m["fit_rms"] = fitted.fit_rms;
   m["guard_excess"] = fitted.guard_excess;

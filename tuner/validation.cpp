@@ -74,23 +74,30 @@ SafetySet prepare_safety_set(Shape shape, const TuneOptions& options) {
                               {"near-rank-1 (floor 1e-2)", {1}, 1e-2},
                               {"rank-4 (floor 1e-3)", {1, 0.5, 0.25, 0.125}, 1e-3}};
   uint64_t index = 0;
+  const auto add = [&set](const Spectrum& s, const Eigen::MatrixXd& m, std::string label) {
+    set.matrices.push_back(m);
+    set.spectra.push_back(s);
+    set.labels.push_back(std::move(label));
+  };
   for (const LowRank& l : low_rank) {
     std::vector<double> values(rank, l.floor);
     for (size_t i = 0; i < l.top.size() && i < rank; ++i) values[i] = l.top[i];
-    set.matrices.push_back(
-        matrix_with_spectrum(set.proxy, normalised_spectrum(values), splitmix64(seed + index++)));
-    set.labels.push_back(l.label);
+    const Spectrum s = normalised_spectrum(values);
+    add(s, matrix_with_spectrum(set.proxy, s, splitmix64(seed + index++)), l.label);
   }
   SpectrumMixture captured;
   for (const auto& [family, weight] : options.mixture->components())
     if (family->name() == "captured") captured.add(family, weight);
   const bool has_captured = !captured.components().empty();
   const SpectrumMixture& source = has_captured ? captured : *options.mixture;
+  const std::string what = has_captured ? "captured (fit set)" : "fitting mixture";
   for (int64_t i = 0; i < kSafetyCapturedInputs; ++i) {
     const Spectrum s = source.sample(set.proxy, splitmix64(seed + index), i);
-    set.matrices.push_back(matrix_with_spectrum(set.proxy, s, splitmix64(seed + index + 1)));
+    add(s, matrix_with_spectrum(set.proxy, s, splitmix64(seed + index + 1)), what);
+    add(s,
+        matrix_with_spectrum(set.proxy, s, splitmix64(seed + index + 1), SingularVectors::coherent),
+        what + ", coherent singular vectors");
     index += 2;
-    set.labels.push_back(has_captured ? "captured (fit set)" : "fitting mixture");
   }
   return set;
 }
@@ -111,8 +118,17 @@ SafetyCheck check_safety(const Recipe& recipe, const SafetySet& set) {
       out.max_singular_value = largest;
       out.worst_input = set.labels[i];
     }
+    const double excess = largest - spectral_error(recipe, set.spectra[i]).max_value;
+    if (!(excess <= out.max_excess)) {
+      out.max_excess = excess;
+      out.excess_input = set.labels[i];
+    }
   }
   return out;
+}
+
+double excess_limit(const SafetyCheck& anchor) {
+  return kExcessFactor * std::max(anchor.max_excess, kBf16UnitRoundoff);
 }
 
 double matrix_rms(const Recipe& recipe, const MatrixSet& set, Precision working) {

@@ -46,17 +46,19 @@ struct MatrixSet {
 MatrixSet prepare_matrix_set(Shape shape, const TuneOptions& options, SeedStream stream,
                              int64_t count);
 
-// The inputs on which a recipe must stay inside the envelope in emulated bf16 (docs/tuner.md,
-// "Safety in bf16"): the Gram form's R drifts where X0 has (near-)zero singular values, and
-// later steps amplify the drift (docs/recipes.md). At the validation proxy shape: rank-1,
-// near-rank-1 and rank-4 spectra, and kSafetyCapturedInputs captured spectra of the fitting mixture
-// (its "captured" components; the mixture itself when it has none). Never held-out spectra.
+// The inputs on which a recipe must stay stable in emulated bf16 (docs/tuner.md, "Safety in
+// bf16"): the Gram form's R drifts where X0 has small singular values, and later steps amplify
+// the drift (docs/recipes.md). At the validation proxy shape: rank-1, near-rank-1 and rank-4
+// spectra, and kSafetyCapturedInputs captured spectra of the fitting mixture (its "captured"
+// components; the mixture itself when it has none), each with Haar and with coherent singular
+// vectors (matrix_reference.h). Never held-out spectra.
 struct SafetySet {
   Shape proxy;
   std::vector<Eigen::MatrixXd> matrices;
+  std::vector<Spectrum> spectra;    // each matrix's Frobenius-normalised singular values
   std::vector<std::string> labels;  // what each input is, for the refusal message
 };
-inline constexpr int64_t kSafetyCapturedInputs = 3;
+inline constexpr int64_t kSafetyCapturedInputs = 4;
 SafetySet prepare_safety_set(Shape shape, const TuneOptions& options);
 
 // bf16's unit roundoff (8 significant bits, round to nearest).
@@ -68,9 +70,21 @@ inline constexpr double kSafetyTolerance = kBf16UnitRoundoff;
 struct SafetyCheck {
   double max_singular_value = 0;  // largest over the set (infinity: a non-finite output)
   std::string worst_input;        // label of the input that reached it
+  // Largest over the set of (largest bf16 output singular value) - (the recipe's exact one,
+  // max p(s_i) of the input's spectrum): what rounding added. Infinity for a non-finite output.
+  double max_excess = 0;
+  std::string excess_input;  // label of the input that reached it
 };
 // The recipe run in emulated bf16 on every input of the set.
 SafetyCheck check_safety(const Recipe& recipe, const SafetySet& set);
+
+// The excess a candidate may show: kExcessFactor times the anchor's (Polar Express as deployed,
+// on the same set), at least kExcessFactor bf16 roundoffs. The envelope alone does not catch the
+// Gram form's drift: in the byte-LM benchmark a recipe whose excess on such inputs was ~0.04
+// typically (the standard form's ~0.003; docs/tuner.md) produced an update 8x its intended size
+// once. A recipe must be about as stable as the anchor, whatever its coefficients.
+inline constexpr double kExcessFactor = 4;
+double excess_limit(const SafetyCheck& anchor);
 
 // Mean ||X_K - U V^T||_F / sqrt(r) of the recipe run in `working` precision; NaN if the set is
 // empty, infinity if a run diverged (a non-finite result: e.g. the Gram form without restarts,

@@ -15,9 +15,22 @@
 
 namespace rootopt {
 
-// An m x n matrix U diag(s) V^T with Haar-random orthonormal U, V (QR of Gaussian matrices,
-// sign-corrected), reproducible from `seed`. s.size() must equal min(m, n).
-Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t seed);
+// How the singular vectors of a test matrix are drawn.
+enum class SingularVectors {
+  // Haar-random U and V: every singular direction spread over all entries.
+  haar,
+  // The long side's singular vectors are distinct standard basis vectors (random rows or
+  // columns, random signs), the short side's Haar: each singular direction lives on one row (or
+  // column), like a momentum dominated by a few tokens or features. bf16 rounding of such a
+  // matrix is far from isotropic, which is where the Gram form's drift is worst (docs/tuner.md,
+  // "Safety in bf16").
+  coherent,
+};
+
+// An m x n matrix U diag(s) V^T with orthonormal U, V drawn as `vectors` says (Haar: QR of
+// Gaussian matrices, sign-corrected), reproducible from `seed`. s.size() must equal min(m, n).
+Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t seed,
+                                     SingularVectors vectors = SingularVectors::haar);
 
 struct PolarFactor {
   Eigen::MatrixXd polar;     // U V^T, same shape as the input

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "rootopt/bf16.h"
 #include "rootopt/error.h"
@@ -38,6 +40,27 @@ TEST(MatrixWithSpectrum, HasTheSpectrumAndIsReproducible) {
   }
   EXPECT_THROW(matrix_with_spectrum({4, 5}, {1.0, 0.5}, 1), Error);
   EXPECT_THROW(matrix_with_spectrum({2, 5}, {1.0, -0.5}, 1), Error);
+}
+
+// Coherent singular vectors: the same spectrum (checked by an independent fp64 SVD), and on the
+// long side every row (tall) or column (wide) of the matrix is one singular direction: at most
+// one nonzero singular-vector entry per row, so the rows' norms are exactly the singular values.
+TEST(MatrixWithSpectrum, CoherentSingularVectorsLiveOnOneRowEach) {
+  const auto solver = make_cpu_polar_solver();
+  for (Shape shape : {Shape{40, 100}, Shape{100, 40}, Shape{48, 48}}) {
+    const Spectrum s = make_family("power-law")->sample(shape, 2);
+    const Eigen::MatrixXd m = matrix_with_spectrum(shape, s, 6, SingularVectors::coherent);
+    EXPECT_TRUE(m.isApprox(matrix_with_spectrum(shape, s, 6, SingularVectors::coherent), 0.0));
+    const PolarFactor pf = solver->polar(m);
+    for (size_t i = 0; i < s.size(); ++i) EXPECT_NEAR(pf.singular_values[i], s[i], 1e-14);
+    const Eigen::MatrixXd lines = shape.rows >= shape.cols ? m : Eigen::MatrixXd(m.transpose());
+    std::vector<double> norms;
+    for (Eigen::Index i = 0; i < lines.rows(); ++i)
+      if (lines.row(i).norm() > 0) norms.push_back(lines.row(i).norm());
+    std::sort(norms.rbegin(), norms.rend());
+    ASSERT_EQ(norms.size(), s.size()) << to_string(shape);
+    for (size_t i = 0; i < s.size(); ++i) EXPECT_NEAR(norms[i], s[i], 1e-14);
+  }
 }
 
 // fp64: the matrix iteration equals the spectral prediction. X_K = U diag(p(s)) V^T exactly,

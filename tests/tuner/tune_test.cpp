@@ -269,6 +269,48 @@ TEST(TuneShape, HeldOutSamplesAndMatricesAreNotFittingOrSelectionOnes) {
   EXPECT_GT((report_real.matrices[1] - report.matrices[1]).norm(), 1e-3);
 }
 
+// The recipe that made ROOT collapse in the byte-LM benchmark (docs/results/training.md): the
+// default tune of 128x512 before the safety check measured bf16's excess over the exact map and
+// used coherent singular vectors. Its Gram form must now be refused on the safety set of that
+// shape, and the same schedule in the standard form kept: the instability is the form's in
+// bf16, not the coefficients'.
+TEST(TuneShape, RefusesTheGramRecipeThatCollapsedTraining) {
+  TuneOptions o = testing::fast_options();
+  o.mixture = std::make_shared<SpectrumMixture>(SpectrumMixture::default_mixture());
+  o.validation.max_rank = 128;
+  const Shape shape{128, 512};
+  const tuner::SafetySet set = tuner::prepare_safety_set(shape, o);
+  ASSERT_EQ(set.proxy, shape);
+  ASSERT_EQ(set.spectra.size(), set.matrices.size());
+  Recipe gram;
+  gram.schedule = Schedule("byte-lm 128x512, default tune of 2026-12-01",
+                           {{4.182324217318898, -12.001165902907749, 8.696367366586776},
+                            {4.202275494537731, -12.163608129698076, 8.832580059701051},
+                            {4.1287971549842615, -11.567172155728876, 8.299695429092854},
+                            {4.017724705362084, -10.711207470029013, 7.588154813201519},
+                            {3.104398965761803, -6.599098268506373, 4.437269262341722},
+                            {2.226281746078541, -3.1548628764624405, 1.904752302561072},
+                            {2.4257106328438414, -2.6943809516250665, 1.3385841842295438}});
+  gram.normalization = Normalization::schatten8;
+  gram.form = IterationForm::gram;
+  gram.restarts = {2, 4};
+  Recipe standard = gram;
+  standard.form = IterationForm::standard;
+  standard.restarts.clear();
+  const double allowed =
+      tuner::excess_limit(tuner::check_safety(builtin_recipe("polar-express", shape), set));
+  const double bound = o.envelope_bound * (1 + tuner::kSafetyTolerance);
+  const tuner::SafetyCheck unstable = tuner::check_safety(gram, set);
+  // measured: excess 0.119 against a limit of 0.0156, on a coherent input
+  EXPECT_TRUE(unstable.max_excess > allowed || unstable.max_singular_value > bound)
+      << unstable.max_excess << " " << unstable.excess_input;
+  const tuner::SafetyCheck stable = tuner::check_safety(standard, set);
+  EXPECT_LE(stable.max_excess, allowed) << stable.excess_input;
+  EXPECT_LE(stable.max_singular_value, bound) << stable.worst_input;
+  // Rounding adds something: a check that measured nothing would pass anything.
+  EXPECT_GT(stable.max_excess, 0);
+}
+
 // Safety in bf16 (docs/tuner.md): the Gram form without restarts leaves the envelope on
 // low-rank inputs (the hazard docs/recipes.md measured), the standard form does not; the tuner
 // refuses every candidate that leaves it, and the recipe it keeps stays inside on rank-1 and
