@@ -456,6 +456,8 @@ def _worker_init(build):
 def run_all(specs, setup, progress, done):
     """Runs `specs` (setup["jobs"] at a time, each in its own process when > 1); returns their
     results in order."""
+    if not specs:  # e.g. one seed on the sweep's corpus: the sweep ran them all
+        return []
     if setup["jobs"] == 1 or len(specs) == 1:
         results = []
         for spec in specs:
@@ -463,6 +465,11 @@ def run_all(specs, setup, progress, done):
             done += 1
             progress.update(done, describe(results[-1]))
         return results
+    # torch.set_num_threads does not reach the OpenBLAS pool behind Debian's torch: each run had
+    # a second busy thread (~45 % of a core), so two runs oversubscribed two cores. OpenBLAS reads
+    # OPENBLAS_NUM_THREADS when a process loads it, so the spawned workers get it (a value the
+    # user set is kept).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(setup["threads"]))
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(min(setup["jobs"], len(specs)), context,
                                                 _worker_init, (setup["build"],)) as pool:
