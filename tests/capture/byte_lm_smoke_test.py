@@ -137,6 +137,7 @@ def test_quick():
         names = [v.name for v in lm.VARIANTS]
         seeds = (0, 1)
         runs = {(r["corpus"], r["optimizer"], r["seed"]): r for r in data["runs"]}
+        probe_differences = []
         expected = [(c, o, s) for c in ("jargon", "fortunes") for o in names for s in seeds]
         check(sorted(runs) == sorted(expected), f"runs {sorted(runs)}")
         for key, run in runs.items():
@@ -149,6 +150,9 @@ def test_quick():
                 continue
             check(len(run["orthogonality"]) == 4, f"{key}: orthogonality logged every 10 steps")
             for point in run["orthogonality"]:
+                probe_differences.append(
+                    abs(point["same_input"][run["optimizer"]] - point["ns_error"])
+                    / point["ns_error"])
                 own = point["same_input"][run["optimizer"]]
                 # The recovery's rounding moves the error by at most the bound: keep it small
                 # against the smallest error measured (ROOT's, ~0.014 here).
@@ -156,8 +160,12 @@ def test_quick():
                       f"{key}: recovery rounding {point['rounding_bound']} vs error")
                 # The probe repeats the applied Newton-Schulz on the rebuilt input; they differ
                 # only by the recovery's rounding and bf16 roundings flipped by an fp32 ulp in U.
-                check(abs(own - point["ns_error"]) < 0.01 * point["ns_error"],
+                # One flipped rounding moves the error by ~1 % (measured up to 1.2 %), so a point
+                # may differ by a few percent; most agree to ~1e-6 (checked below).
+                check(abs(own - point["ns_error"]) < 0.03 * point["ns_error"],
                       f"{key}: probe {own} vs applied {point['ns_error']}")
+        check(float(np.median(probe_differences)) < 1e-4,
+              f"probe vs applied: median relative difference {np.median(probe_differences)}")
         shapes = {key for audit in data["audits"].values() for key in audit["rows"]}
         check(shapes == {"64x64", "64x256"}, f"audited shapes {shapes}")
         with open(os.path.join(tmp, "report.md")) as f:
