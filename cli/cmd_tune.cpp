@@ -309,7 +309,8 @@ void add_tune_command(CLI::App& app) {
   cmd->add_option(
          "--form", a->form,
          "Iteration form: standard, gram, or auto (both). Gram recipes are opt-in: in bf16 "
-         "they can blow up on real momentum (docs/tuner.md)")
+         "they drift on real momentum, and the safety check refuses those that do "
+         "(docs/tuner.md)")
       ->capture_default_str();
   cmd->add_option("--tails", a->tails, "Precision tails (last steps in tf32/fp32): auto or none")
       ->capture_default_str();
