@@ -237,8 +237,9 @@ void print_summary(const CoefficientTable& table) {
   fmt::print(
       "recipe: the candidate within the budget with the lowest emulated-bf16 error on the "
       "selection matrices; refused: candidates whose largest bf16 output singular value left the "
-      "envelope, or rose above the exact map's by more than 4x Polar Express's, on low-rank or "
-      "captured inputs (listed under each progress line). held-out: RMS "
+      "envelope, or rose above the exact map's by more than a multiple of Polar Express's, on "
+      "low-rank or captured inputs (listed under each progress line, with the limit). held-out: "
+      "RMS "
       "orthogonality error in exact arithmetic on fresh mixture spectra (real: held-out captured "
       "spectra); bf16: emulated bf16 iterations on fresh held-out matrices vs an fp64 SVD polar "
       "factor. ratio = tuned / best built-in as deployed (muon, polar-express, you, root-paper "

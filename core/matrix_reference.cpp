@@ -71,14 +71,14 @@ Eigen::MatrixXd matrix_with_spectrum(Shape shape, const Spectrum& s, uint64_t se
   for (size_t i = 0; i < s.size(); ++i)
     ROOTOPT_CHECK(std::isfinite(s[i]) && s[i] >= 0, "matrix_with_spectrum: singular value ", i,
                   " = ", s[i], " is negative or not finite");
-  const bool coherent = vectors == SingularVectors::coherent;
-  const bool rows_long = shape.rows >= shape.cols;
-  const Eigen::MatrixXd u = coherent && rows_long
-                                ? coherent_columns(shape.rows, r, detail::derive_seed(seed, 0))
-                                : haar_columns(shape.rows, r, detail::derive_seed(seed, 0));
-  const Eigen::MatrixXd v = coherent && !rows_long
-                                ? coherent_columns(shape.cols, r, detail::derive_seed(seed, 1))
-                                : haar_columns(shape.cols, r, detail::derive_seed(seed, 1));
+  // Coherent vectors go on the long side (rows when square).
+  const auto columns = [&](int64_t m, bool long_side, uint64_t stream) {
+    const uint64_t s = detail::derive_seed(seed, stream);
+    return vectors == SingularVectors::coherent && long_side ? coherent_columns(m, r, s)
+                                                             : haar_columns(m, r, s);
+  };
+  const Eigen::MatrixXd u = columns(shape.rows, shape.rows >= shape.cols, 0);
+  const Eigen::MatrixXd v = columns(shape.cols, shape.rows < shape.cols, 1);
   const Eigen::Map<const Eigen::VectorXd> values(s.data(), Eigen::Index(r));
   return u * values.asDiagonal() * v.transpose();
 }

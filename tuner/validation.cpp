@@ -74,8 +74,8 @@ SafetySet prepare_safety_set(Shape shape, const TuneOptions& options) {
                               {"near-rank-1 (floor 1e-2)", {1}, 1e-2},
                               {"rank-4 (floor 1e-3)", {1, 0.5, 0.25, 0.125}, 1e-3}};
   uint64_t index = 0;
-  const auto add = [&set](const Spectrum& s, const Eigen::MatrixXd& m, std::string label) {
-    set.matrices.push_back(m);
+  const auto add = [&set](const Spectrum& s, Eigen::MatrixXd m, std::string label) {
+    set.matrices.push_back(std::move(m));
     set.spectra.push_back(s);
     set.labels.push_back(std::move(label));
   };

@@ -107,7 +107,7 @@ struct RecipeSpace {
   std::vector<Normalization> normalizations{Normalization::schatten8};
   int64_t steps = 0;  // K of every candidate; 0: every K whose recipes fit the budget
   // Standard only by default: Gram recipes in bf16 passed the tuner's safety inputs yet blew up
-  // on real clamped momentum in training (docs/tuner.md, "Gram form: opt-in"); opt in with gram.
+  // on real clamped momentum in training (docs/tuner.md, "Gram form in bf16"); opt in with gram.
   std::vector<IterationForm> forms{IterationForm::standard};
   bool precision_tails = true;  // candidates whose last steps run in tf32 or fp32
   // Most a recipe may cost, relative to Polar Express as deployed (5 standard steps, Frobenius,

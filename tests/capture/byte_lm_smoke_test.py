@@ -150,10 +150,8 @@ def test_quick():
                 continue
             check(len(run["orthogonality"]) == 4, f"{key}: orthogonality logged every 10 steps")
             for point in run["orthogonality"]:
-                probe_differences.append(
-                    abs(point["same_input"][run["optimizer"]] - point["ns_error"])
-                    / point["ns_error"])
                 own = point["same_input"][run["optimizer"]]
+                probe_differences.append(abs(own - point["ns_error"]) / point["ns_error"])
                 # The recovery's rounding moves the error by at most the bound: keep it small
                 # against the smallest error measured (ROOT's, ~0.014 here).
                 check(point["rounding_bound"] < 0.05 * point["ns_error"],
